@@ -1,0 +1,269 @@
+"""Records flow from the program into a bounded queue and out through one writer thread
+that runs the processors and hands batches to the exporters.
+
+Drop policy: when the queue is full the *new* record is dropped and counted
+(``queue_full``); records emitted after shutdown are counted as ``shutdown``; a batch an
+exporter fails to write is counted as ``write_error``. Nothing here ever raises into
+or blocks the program being observed.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Sequence
+
+from spanwise import _internal
+from spanwise._export import Exporter, ExportResult, Processor
+
+DEFAULT_QUEUE_SIZE = 100_000
+DEFAULT_BATCH_SIZE = 2_048
+DEFAULT_INTERVAL_S = 0.2
+DROP_REASONS = ("queue_full", "shutdown", "write_error")
+
+
+class _FlushMarker:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        exporters: Sequence[Exporter],
+        processors: Sequence[Processor] = (),
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        warmups: Sequence[Any] = (),
+    ) -> None:
+        if queue_size <= 0 or batch_size <= 0:
+            raise ValueError("queue_size and batch_size must be positive")
+        self.exporters = list(exporters)
+        self.processors = list(processors)
+        self.queue_size = queue_size
+        self.batch_size = min(batch_size, queue_size)
+        self.interval_s = interval_s
+        self._drops_lock = threading.Lock()
+        self.drops = dict.fromkeys(DROP_REASONS, 0)
+        self.exported = 0
+        # Run on the writer thread before the first batch: slow imports (price tables) are
+        # paid there, never by the program, and never as late as interpreter exit.
+        self.warmups = list(warmups)
+        self._init_state()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+    def _init_state(self) -> None:
+        self._queue: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._started_ns = time.time_ns()
+        self._last_reported: tuple[int, ...] = (0,) * len(DROP_REASONS)
+        self._start_thread()
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._run, name="spanwise-writer", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    # -- producer side (any thread) ---------------------------------------------------------
+    def enqueue(self, record: Any) -> None:
+        queue = self._queue
+        if len(queue) >= self.queue_size:
+            self._drop("queue_full")
+            return
+        queue.append(record)
+        if len(queue) == self.batch_size:
+            self._wake.set()
+
+    def _drop(self, reason: str, count: int = 1) -> None:
+        with self._drops_lock:
+            self.drops[reason] += count
+
+    def drop_after_shutdown(self, record: Any) -> None:
+        self._drop("shutdown")
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # -- writer thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        for warmup in self.warmups:
+            try:
+                warmup()
+            except Exception as exc:  # noqa: BLE001
+                _internal.report("pipeline.warmup", exc)
+        wake = self._wake
+        while True:
+            wake.wait(self.interval_s)
+            wake.clear()
+            stopping = self._stopping
+            try:
+                self._drain()
+                self._report_stats(force=stopping)
+            except Exception as exc:  # noqa: BLE001 - the writer must survive anything
+                _internal.report("pipeline.drain", exc)
+            if stopping:
+                return
+
+    def _report_stats(self, force: bool = False) -> None:
+        """Persist drop counts (for ``spanwise status``) when they changed, and at exit."""
+        with self._drops_lock:
+            key = tuple(self.drops.values())
+        if key == self._last_reported and not (force and any(key)):
+            return
+        self._last_reported = key
+        stats = self.stats()
+        for exporter in self.exporters:
+            record = getattr(exporter, "record_stats", None)
+            if record is not None:
+                try:
+                    record(stats, self._started_ns)
+                except Exception as exc:  # noqa: BLE001
+                    _internal.report("pipeline.record_stats", exc)
+
+    def _drain(self) -> None:
+        queue = self._queue
+        popleft = queue.popleft
+        batch_size = self.batch_size
+        while queue:
+            batch: list[Any] = []
+            markers: list[_FlushMarker] = []
+            while queue and len(batch) < batch_size:
+                item = popleft()
+                if type(item) is _FlushMarker:
+                    markers.append(item)
+                    break
+                batch.append(item)
+            if batch:
+                self._export(batch)
+            for marker in markers:
+                marker.done.set()
+
+    def _export(self, batch: list[Any]) -> None:
+        for processor in self.processors:
+            out = []
+            for record in batch:
+                try:
+                    result = processor(record)
+                except Exception as exc:  # noqa: BLE001 - a failing processor keeps the record
+                    _internal.report(f"processor {getattr(processor, '__name__', processor)}", exc)
+                    result = record
+                if result is not None:
+                    out.append(result)
+            batch = out
+        failed = False
+        for exporter in self.exporters:
+            try:
+                ok = exporter.export(batch) is ExportResult.SUCCESS
+            except Exception as exc:  # noqa: BLE001
+                _internal.report(f"exporter {type(exporter).__name__}", exc)
+                ok = False
+            failed = failed or not ok
+        if failed:
+            self._drop("write_error", len(batch))
+        else:
+            self.exported += len(batch)
+
+    # -- control --------------------------------------------------------------------------
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Export everything enqueued before this call; True if it finished in time."""
+        if self._closed:
+            return True
+        if threading.current_thread() is self._thread:
+            return False
+        marker = _FlushMarker()
+        self._queue.append(marker)
+        self._wake.set()
+        done = marker.done.wait(timeout)
+        if done:
+            for exporter in self.exporters:
+                try:
+                    exporter.force_flush(timeout)
+                except Exception as exc:  # noqa: BLE001
+                    _internal.report("exporter.force_flush", exc)
+        return done
+
+    def shutdown(self, timeout: float | None = 10.0) -> bool:
+        """Stop accepting records, export what is queued within ``timeout``, close sinks.
+
+        Returns False when the deadline passed; what was left is counted as ``shutdown``.
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        finished = True
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            finished = not thread.is_alive()
+        left = sum(1 for item in self._queue if type(item) is not _FlushMarker)
+        if left:
+            self._drop("shutdown", left)
+            self._queue.clear()
+            try:
+                self._report_stats(force=True)
+            except Exception as exc:  # noqa: BLE001
+                _internal.report("pipeline.record_stats", exc)
+        for exporter in self.exporters:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                exporter.shutdown(remaining)
+            except Exception as exc:  # noqa: BLE001
+                _internal.report("exporter.shutdown", exc)
+        return finished and not left
+
+    def stats(self) -> dict[str, Any]:
+        with self._drops_lock:
+            drops = dict(self.drops)
+        return {
+            "queued": len(self._queue),
+            "queue_size": self.queue_size,
+            "exported": self.exported,
+            "dropped": drops,
+        }
+
+    def _reinit_in_child(self) -> None:
+        # The parent's buffered records are the parent's to write: start empty.
+        self._drops_lock = threading.Lock()
+        self.drops = dict.fromkeys(DROP_REASONS, 0)
+        self.exported = 0
+        for exporter in self.exporters:
+            after_fork = getattr(exporter, "after_fork", None)
+            if after_fork is not None:
+                after_fork()
+        closed = self._closed
+        self._init_state()
+        if closed:
+            self._closed = True
+            self._stopping = True
+            self._wake.set()
+
+
+def _after_fork(ref: weakref.ref[Pipeline]) -> None:
+    pipeline = ref()
+    if pipeline is None:
+        return
+    try:
+        pipeline._reinit_in_child()
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None and not pipeline._closed:
+            # multiprocessing children leave through os._exit(), which skips atexit.
+            mp_util.Finalize(pipeline, pipeline.flush, exitpriority=100)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001
+        _internal.report("pipeline.after_fork", exc)

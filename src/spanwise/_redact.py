@@ -1,0 +1,130 @@
+"""Redaction of secrets, shared by transcripts, error locals, state snapshots and exports.
+
+Two rules, as in Sentry's and Logfire's scrubbers: a *key* that contains a secret-ish word
+(substring, case-insensitive) has its value replaced; a *value* that looks like a
+credential (API keys, bearer tokens, AWS keys, JWTs, private keys) is replaced wherever it
+appears in text. User hooks run after the built-in rules; a hook that raises stores a
+fixed placeholder, never the raw value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from spanwise import _internal
+
+REDACTED = "[REDACTED]"
+HOOK_FAILED = "[REDACTION FAILED]"
+
+SECRET_KEY_PARTS = (
+    "api_key",
+    "apikey",
+    "api-key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "authorization",
+    "x-auth",
+    "credential",
+    "private_key",
+    "privatekey",
+    "session_key",
+    "cookie",
+    "access_key",
+    "signature",
+)
+
+# Credentials by shape. Each pattern matches the whole secret so it can be replaced in text.
+SECRET_VALUE_PATTERNS = [
+    re.compile(r"sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"),  # OpenAI / Anthropic / Stripe
+    re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-\.=:/+]{8,}"),  # Authorization: Bearer …
+    re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])"),  # AWS key id
+    re.compile(r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"),  # JWT
+    re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
+    re.compile(r"xox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack tokens
+    re.compile(r"AIza[0-9A-Za-z_\-]{35}"),  # Google API keys
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+    re.compile(r"(?i)aws_secret_access_key[\"'\s:=]{1,5}[A-Za-z0-9/+=]{40}"),
+]
+
+_hooks: list[Callable[[Any], Any]] = []
+MAX_DEPTH = 32
+
+
+_COUNT_WORDS = ("tokens", "tokenizer", "token_count", "tokenize")
+
+
+def is_secret_key(key: object) -> bool:
+    """True when ``key`` names a secret. Counts such as ``max_tokens`` or
+    ``input_tokens`` are not secrets: "token" is ignored where it reads as a count."""
+    if not isinstance(key, str):
+        return False
+    lowered = key.lower()
+    for part in SECRET_KEY_PARTS:
+        if part in lowered:
+            if part == "token" and any(word in lowered for word in _COUNT_WORDS):
+                rest = lowered
+                for word in _COUNT_WORDS:
+                    rest = rest.replace(word, "")
+                if "token" not in rest:
+                    continue
+            return True
+    return False
+
+
+def redact_text(text: str) -> str:
+    """Replace every credential-shaped substring of ``text``."""
+    for pattern in SECRET_VALUE_PATTERNS:
+        if pattern.search(text):
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+def redact(value: Any, *, key: object = None, _depth: int = 0) -> Any:
+    """A redacted copy of a JSON-like value (dicts, lists, tuples, strings, scalars).
+
+    Other objects are returned as they are; callers repr them first (through
+    ``redact_text``) when they need text.
+    """
+    try:
+        result = _redact(value, key, _depth)
+        for hook in _hooks:
+            try:
+                result = hook(result)
+            except Exception as exc:  # noqa: BLE001 - a failing hook must not leak the value
+                _internal.report("redaction hook", exc)
+                return HOOK_FAILED
+        return result
+    except Exception as exc:  # noqa: BLE001
+        _internal.report("redact", exc)
+        return HOOK_FAILED
+
+
+def _redact(value: Any, key: object, depth: int) -> Any:
+    if key is not None and is_secret_key(key) and value is not None and value != "":
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth >= MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {k: _redact(v, k, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_redact(v, None, depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def add_redaction_hook(hook: Callable[[Any], Any]) -> Callable[[], None]:
+    """Run ``hook(value) -> value`` after the built-in rules on everything redacted.
+    Returns a function that removes the hook."""
+    _hooks.append(hook)
+
+    def remove() -> None:
+        if hook in _hooks:
+            _hooks.remove(hook)
+
+    return remove

@@ -1,0 +1,49 @@
+"""The process-wide recorder state read on the hot path.
+
+``RT.emit`` is ``None`` when spanwise is off: every entry point checks it first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from spanwise._ids import RandomIds
+
+
+class Runtime:
+    __slots__ = (
+        "emit",
+        "mode",
+        "perf",
+        "offset",
+        "new_trace",
+        "new_span",
+        "remote_trace_id",
+        "remote_parent_id",
+        "capture_content",
+        "session",
+        "pid",
+        "settings",
+    )
+
+    def __init__(self) -> None:
+        self.emit: Callable[[Any], None] | None = None
+        self.mode = "off"
+        self.perf: Callable[[], int] = time.perf_counter_ns
+        self.offset = time.time_ns() - time.perf_counter_ns()
+        ids = RandomIds()
+        self.new_trace: Callable[[], int] = ids.trace_id
+        self.new_span: Callable[[], int] = ids.span_id
+        self.remote_trace_id = 0
+        self.remote_parent_id = 0
+        self.capture_content = False
+        self.session: str | None = None
+        self.pid = 0
+        self.settings: Any = None
+
+    def now_ns(self) -> int:
+        return self.perf() + self.offset
+
+
+RT = Runtime()

@@ -1,0 +1,243 @@
+"""``configure()``, ``flush()``, ``shutdown()``, ``summary()`` and ``status()``."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import warnings
+from typing import Any, Callable, Sequence
+
+from spanwise import _internal
+from spanwise._clock import Clock
+from spanwise._export import Exporter, Processor
+from spanwise._ids import IdGenerator, RandomIds
+from spanwise._runtime import RT
+from spanwise._settings import ConfigError, Settings, resolve
+
+_lock = threading.RLock()
+
+
+class _State:
+    settings: Settings | None = None
+    pipeline: Any = None
+    aggregator: Any = None
+    pricer: Any = None
+    atexit_registered = False
+
+
+STATE = _State()
+
+# Hooks other features register to add processors or exporters in trace mode:
+# fn(settings) -> (processors, exporters)
+PIPELINE_EXTENSIONS: list[Callable[[Settings], tuple[list[Processor], list[Exporter]]]] = []
+
+
+def configure(
+    mode: str | None = None,
+    *,
+    store: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    session: str | None = None,
+    capture_content: bool | None = None,
+    otlp_endpoint: str | None = None,
+    jsonl_path: str | None = None,
+    exporters: Sequence[Exporter] | None = None,
+    processors: Sequence[Processor] = (),
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    queue_size: int | None = None,
+    batch_size: int | None = None,
+    flush_interval: float | None = None,
+) -> Settings:
+    """Turn spanwise on (``"metrics"`` or ``"trace"``) or off.
+
+    Arguments win over ``SPANWISE_*`` environment variables, which win over
+    ``SPANWISE_HOME/config.toml``. ``exporters`` replaces the default sinks (the store,
+    plus JSONL and OTLP when asked for). Raises ``ConfigError`` (a ValueError) with a
+    one-line message on a bad value; the previous configuration stays in force then.
+    """
+    settings = resolve(
+        mode,
+        home=home,
+        store=store,
+        session=session,
+        capture_content=capture_content,
+        otlp_endpoint=otlp_endpoint,
+        jsonl_path=jsonl_path,
+    )
+    with _lock:
+        _stop_current()
+        _apply_clock_and_ids(clock, ids)
+        _apply_traceparent()
+        RT.capture_content = settings.capture_content
+        RT.session = settings.session
+        RT.mode = settings.mode
+        RT.settings = settings
+        STATE.settings = settings
+        from spanwise._pricing import Pricer
+        from spanwise._summary import Aggregator
+
+        STATE.pricer = Pricer(settings.price_overrides)
+        STATE.aggregator = Aggregator(STATE.pricer)
+        if settings.mode == "metrics":
+            RT.emit = STATE.aggregator.add
+        elif settings.mode == "trace":
+            STATE.pipeline = _build_pipeline(
+                settings, exporters, processors, queue_size, batch_size, flush_interval
+            )
+            RT.emit = STATE.pipeline.enqueue
+            if not STATE.atexit_registered:
+                atexit.register(_at_exit)
+                STATE.atexit_registered = True
+        return settings
+
+
+def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:
+    import time
+
+    if clock is not None:
+        RT.perf, RT.offset = clock.monotonic_ns, clock.epoch_offset_ns
+    else:
+        RT.perf = time.perf_counter_ns
+        RT.offset = time.time_ns() - time.perf_counter_ns()
+    gen = ids if ids is not None else RandomIds()
+    RT.new_trace, RT.new_span = gen.trace_id, gen.span_id
+
+
+def _apply_traceparent() -> None:
+    from spanwise._propagation import parse_traceparent
+
+    RT.remote_trace_id = RT.remote_parent_id = 0
+    raw = os.environ.get("TRACEPARENT")
+    if raw:
+        parsed = parse_traceparent(raw)
+        if parsed is None:
+            warnings.warn(f"spanwise: ignoring invalid TRACEPARENT {raw!r}", stacklevel=3)
+        else:
+            RT.remote_trace_id, RT.remote_parent_id = parsed
+
+
+def _build_pipeline(
+    settings: Settings,
+    exporters: Sequence[Exporter] | None,
+    processors: Sequence[Processor],
+    queue_size: int | None,
+    batch_size: int | None,
+    flush_interval: float | None,
+) -> Any:
+    from spanwise import _pipeline
+    from spanwise._pricing import price_processor
+
+    procs: list[Processor] = list(processors)
+    sinks: list[Exporter]
+    if exporters is not None:
+        sinks = list(exporters)
+    else:
+        from spanwise.store._exporter import StoreExporter
+
+        sinks = [StoreExporter(settings.store or "")]
+        if settings.jsonl_path:
+            from spanwise.exporters.jsonl import JsonlExporter
+
+            sinks.append(JsonlExporter(settings.jsonl_path))
+    for extension in PIPELINE_EXTENSIONS:
+        extra_procs, extra_sinks = extension(settings)
+        procs.extend(extra_procs)
+        if exporters is None:
+            sinks.extend(extra_sinks)
+    procs.append(price_processor(STATE.pricer))
+    procs.append(STATE.aggregator)
+    return _pipeline.Pipeline(
+        sinks,
+        procs,
+        queue_size=queue_size or _pipeline.DEFAULT_QUEUE_SIZE,
+        batch_size=batch_size or _pipeline.DEFAULT_BATCH_SIZE,
+        interval_s=flush_interval or _pipeline.DEFAULT_INTERVAL_S,
+        warmups=[STATE.pricer.warm_up],
+    )
+
+
+def _stop_current() -> None:
+    pipeline = STATE.pipeline
+    RT.emit = None
+    RT.mode = "off"
+    STATE.pipeline = None
+    if pipeline is not None:
+        pipeline.shutdown(5.0)
+
+
+def flush(timeout: float | None = 10.0) -> bool:
+    """Write everything recorded so far; True when it finished within ``timeout``."""
+    pipeline = STATE.pipeline
+    if pipeline is None:
+        return True
+    return bool(pipeline.flush(timeout))
+
+
+def shutdown(timeout: float | None = 10.0) -> bool:
+    """Flush and stop; records emitted afterwards are dropped and counted as ``shutdown``."""
+    with _lock:
+        pipeline = STATE.pipeline
+        if pipeline is None:
+            RT.emit = None
+            return True
+        RT.emit = pipeline.drop_after_shutdown
+        return bool(pipeline.shutdown(timeout))
+
+
+def summary() -> dict[str, Any]:
+    """Totals of this process's run since ``configure()``: duration, spans, LLM calls,
+    tokens by kind, cost (``None`` when any model is unpriced), time per span name."""
+    if STATE.pipeline is not None:
+        STATE.pipeline.flush()
+    aggregator = STATE.aggregator
+    if aggregator is None:
+        from spanwise._pricing import Pricer
+        from spanwise._summary import Aggregator
+
+        aggregator = Aggregator(Pricer())
+    result: dict[str, Any] = aggregator.summary()
+    return result
+
+
+def status() -> dict[str, Any]:
+    settings = STATE.settings
+    pipeline = STATE.pipeline
+    return {
+        "mode": RT.mode,
+        "mode_source": settings.mode_source if settings else "default",
+        "home": str(settings.home) if settings else None,
+        "store": settings.store if settings else None,
+        "session": RT.session,
+        "capture_content": RT.capture_content,
+        "pipeline": pipeline.stats() if pipeline is not None else None,
+        "internal_errors": _internal.counts(),
+    }
+
+
+def _at_exit() -> None:
+    try:
+        pipeline = STATE.pipeline
+        if pipeline is not None and pipeline._pid == os.getpid():
+            shutdown(5.0)
+    except Exception as exc:  # noqa: BLE001
+        _internal.report("atexit", exc)
+
+
+def configure_from_environment() -> None:
+    """At import: honour SPANWISE_MODE or a persisted mode; a bad value warns and stays off."""
+    env_mode = os.environ.get("SPANWISE_MODE")
+    if not env_mode:
+        from spanwise._settings import home_dir
+
+        if not (home_dir() / "config.toml").exists():
+            return
+    try:
+        settings = resolve()
+        if settings.mode != "off":
+            configure()
+    except (ConfigError, OSError) as exc:
+        warnings.warn(f"spanwise: {exc}; tracing is off", stacklevel=2)
+    except Exception as exc:  # noqa: BLE001 - importing spanwise must never break the host
+        _internal.report("configure_from_environment", exc)

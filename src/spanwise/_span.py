@@ -1,0 +1,317 @@
+"""The span engine: one ContextVar for the current span, slotted span objects that are
+their own context managers, decorators for functions, coroutines and generators."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from contextvars import ContextVar, Token
+from typing import Any, Callable, TypeVar, overload
+
+from spanwise import _internal
+from spanwise._runtime import RT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+current: ContextVar[Span | None] = ContextVar("spanwise.current_span", default=None)
+
+MAX_EVENTS = 128
+MAX_ERROR_MESSAGE = 4096
+
+
+class Span:
+    """One timed operation. Used as ``with spanwise.span("name", key=value) as s:``."""
+
+    __slots__ = (
+        "name",
+        "attributes",
+        "kind",
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "start_ns",
+        "end_ns",
+        "status",
+        "error_type",
+        "error_message",
+        "events",
+        "llm",
+        "_token",
+    )
+    record_type = "span"
+
+    def __init__(self, name: str, attributes: dict[str, Any], kind: str = "internal") -> None:
+        self.name = name
+        self.attributes = attributes
+        self.kind = kind
+        self.status = "ok"
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self.events: list[tuple[str, int, dict[str, Any]]] | None = None
+        self.llm: Any = None
+        self._token: Token[Span | None] | None = None
+        self.trace_id = 0
+        self.span_id = 0
+        self.parent_id = 0
+        self.start_ns = 0
+        self.end_ns = 0
+
+    # -- context manager (the hot path) ------------------------------------------------
+    def __enter__(self) -> Span:
+        rt = RT
+        if rt.emit is None:
+            return self
+        parent = current.get()
+        if parent is None or not parent.span_id:
+            self.trace_id = rt.remote_trace_id or rt.new_trace()
+            self.parent_id = rt.remote_parent_id
+        else:
+            self.trace_id = parent.trace_id
+            self.parent_id = parent.span_id
+        self.span_id = rt.new_span()
+        self._token = current.set(self)
+        self.start_ns = rt.perf() + rt.offset
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        token = self._token
+        if token is None:
+            return
+        rt = RT
+        self.end_ns = rt.perf() + rt.offset
+        self._token = None
+        try:
+            current.reset(token)
+        except ValueError:
+            # Exited in another context (e.g. a generator resumed elsewhere): restore by hand.
+            current.set(None)
+        if exc_type is not None:
+            self._set_error(exc_type, exc)
+        emit = rt.emit
+        if emit is not None:
+            emit(self)
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def _start(self) -> None:
+        """Begin timing without making this span current (used by generator wrappers)."""
+        rt = RT
+        parent = current.get()
+        if parent is None or not parent.span_id:
+            self.trace_id = rt.remote_trace_id or rt.new_trace()
+            self.parent_id = rt.remote_parent_id
+        else:
+            self.trace_id = parent.trace_id
+            self.parent_id = parent.span_id
+        self.span_id = rt.new_span()
+        self.start_ns = rt.now_ns()
+
+    def _finish(self, exc_type: Any, exc: Any) -> None:
+        rt = RT
+        self.end_ns = rt.now_ns()
+        if exc_type is not None and exc_type is not GeneratorExit:
+            self._set_error(exc_type, exc)
+        emit = rt.emit
+        if emit is not None:
+            emit(self)
+
+    # -- decorator ------------------------------------------------------------------------
+    def __call__(self, fn: F) -> F:
+        return decorate(fn, self.name, self.attributes, self.kind)
+
+    # -- recording API --------------------------------------------------------------------
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        self.attributes.update(attributes)
+
+    def add_event(self, name: str, **attributes: Any) -> None:
+        if not self.span_id:
+            return
+        events = self.events
+        if events is None:
+            events = self.events = []
+        if len(events) < MAX_EVENTS:
+            events.append((name, RT.now_ns(), attributes))
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        if status not in ("ok", "error"):
+            raise ValueError(f"status must be 'ok' or 'error', not {status!r}")
+        self.status = status
+        if message is not None:
+            self.error_message = message[:MAX_ERROR_MESSAGE]
+
+    def record_exception(self, exc: BaseException) -> None:
+        self._set_error(type(exc), exc)
+
+    def _set_error(self, exc_type: type[BaseException], exc: BaseException | None) -> None:
+        try:
+            self.status = "error"
+            self.error_type = exc_type.__qualname__
+            self.error_message = _safe_str(exc)[:MAX_ERROR_MESSAGE]
+        except Exception as err:  # noqa: BLE001
+            _internal.report("span.error", err)
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+    @property
+    def is_recording(self) -> bool:
+        return self.span_id != 0 and self.end_ns == 0
+
+    def __repr__(self) -> str:
+        return f"<Span {self.name!r} {self.span_id:016x} {self.status}>"
+
+
+def _safe_str(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a __str__ that raises must not break recording
+        return f"<unprintable {type(exc).__name__}>"
+
+
+@overload
+def span(name: F, /) -> F: ...
+
+
+@overload
+def span(name: str | None = None, /, *, kind: str = "internal", **attributes: Any) -> Span: ...
+
+
+def span(name: Any = None, /, *, kind: str = "internal", **attributes: Any) -> Any:
+    """A span: ``with span("name", k=v):``, ``@span`` or ``@span("name", k=v)``."""
+    if callable(name):
+        return decorate(name, _qualname(name), {}, kind)
+    return Span(name or "span", attributes, kind)
+
+
+def _qualname(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def decorate(fn: F, name: str | None, attributes: dict[str, Any], kind: str) -> F:
+    """Wrap ``fn`` so every call runs in a fresh span; async and generator bodies are
+    timed over their real execution, not just creation."""
+    span_name = name or _qualname(fn)
+    attrs = attributes
+
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if RT.emit is None:
+                async for item in fn(*args, **kwargs):
+                    yield item
+                return
+            s = Span(span_name, dict(attrs), kind)
+            s._start()
+            agen = fn(*args, **kwargs)
+            to_send: Any = None
+            to_throw: BaseException | None = None
+            try:
+                while True:
+                    token = current.set(s)
+                    try:
+                        if to_throw is not None:
+                            err, to_throw = to_throw, None
+                            item = await agen.athrow(err)
+                        else:
+                            item = await agen.asend(to_send)
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        _reset(token)
+                    try:
+                        to_send = yield item
+                    except GeneratorExit:
+                        await agen.aclose()
+                        raise
+                    except BaseException as err:  # noqa: BLE001 - forwarded into the body
+                        to_throw = err
+            except BaseException as err:
+                s._finish(type(err), err)
+                raise
+            s._finish(None, None)
+
+        return agen_wrapper  # type: ignore[return-value]
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def coro_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if RT.emit is None:
+                return await fn(*args, **kwargs)
+            with Span(span_name, dict(attrs), kind):
+                return await fn(*args, **kwargs)
+
+        return coro_wrapper  # type: ignore[return-value]
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if RT.emit is None:
+                return (yield from fn(*args, **kwargs))
+            s = Span(span_name, dict(attrs), kind)
+            s._start()
+            gen = fn(*args, **kwargs)
+            to_send: Any = None
+            to_throw: BaseException | None = None
+            try:
+                while True:
+                    # The span is current only while the body runs, never between yields.
+                    token = current.set(s)
+                    try:
+                        if to_throw is not None:
+                            err, to_throw = to_throw, None
+                            item = gen.throw(err)
+                        else:
+                            item = gen.send(to_send)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    finally:
+                        _reset(token)
+                    try:
+                        to_send = yield item
+                    except GeneratorExit:
+                        gen.close()
+                        raise
+                    except BaseException as err:  # noqa: BLE001 - forwarded into the body
+                        to_throw = err
+            except BaseException as err:
+                s._finish(type(err), err)
+                raise
+            s._finish(None, None)
+            return result
+
+        return gen_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if RT.emit is None:
+            return fn(*args, **kwargs)
+        with Span(span_name, attrs.copy(), kind):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _reset(token: Token[Span | None]) -> None:
+    try:
+        current.reset(token)
+    except ValueError:
+        current.set(None)
+
+
+def current_span() -> Span | None:
+    """The innermost recording span of this context, if any."""
+    return current.get()

@@ -1,0 +1,108 @@
+"""Shared CLI plumbing: the injected console, the store, durations, money."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+
+class CliError(Exception):
+    """A user-facing error: one line, exit code 1."""
+
+
+def console(ctx: click.Context | None = None) -> Any:
+    """The Rich console for output; tests inject one as ``obj={"console": …}``."""
+    from rich.console import Console
+
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    found = obj.get("console")
+    if found is None:
+        found = Console(highlight=False, soft_wrap=False)
+        obj["console"] = found
+    return found
+
+
+def print_json(value: Any) -> None:
+    out = console()
+    out.file.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+store_option = click.option(
+    "--store", "store_url", default=None, help="Store URL (default: SPANWISE_STORE or ~/.spanwise)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def open_store(store_url: str | None, *, readonly: bool = True) -> Any:
+    """The store the user means: --store, SPANWISE_STORE, config.toml, or the default."""
+    from spanwise._settings import resolve
+    from spanwise.store import open_database
+
+    settings = resolve("off", store=store_url)
+    return open_database(settings.store or "", readonly=readonly)
+
+
+_SINCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(value: str | None, *, now_ns: int | None = None) -> int | None:
+    """``30m``, ``1h``, ``7d``, ``2w`` or an ISO date → epoch ns; CliError otherwise."""
+    if not value:
+        return None
+    now = now_ns if now_ns is not None else time.time_ns()
+    match = _SINCE.match(value.strip().lower())
+    if match:
+        return now - int(float(match.group(1)) * _UNITS[match.group(2)] * 1e9)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"invalid --since {value!r}: expected a duration like 30m, 1h, 7d or a date like 2026-11-01"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1e9)
+
+
+def fmt_duration_ns(ns: int | float | None) -> str:
+    if ns is None:
+        return "-"
+    ms = ns / 1e6
+    if ms < 1:
+        return f"{ns / 1e3:.0f}µs"
+    if ms < 1000:
+        return f"{ms:.1f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f}s"
+    return f"{ms / 60_000:.1f}min"
+
+
+def fmt_cost(cost: float | None, unpriced: int = 0) -> str:
+    """``$0.0123``; ``unpriced`` when nothing is priced; ``$0.0123+`` when some calls are not."""
+    if cost is None or (unpriced and not cost):
+        return "unpriced" if unpriced or cost is None else "$0"
+    if cost < 0.01:
+        text = f"${cost:.6f}"
+    elif cost < 1:
+        text = f"${cost:.4f}"
+    else:
+        text = f"${cost:,.2f}"
+    return text + ("+" if unpriced else "")
+
+
+def fmt_time_ns(ns: int | None) -> str:
+    if not ns:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9).strftime("%m-%d %H:%M:%S")
+
+
+def fmt_int(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

@@ -1,0 +1,1 @@
+"""Sinks behind the one exporter protocol (the store exporter lives in spanwise.store)."""

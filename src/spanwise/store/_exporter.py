@@ -1,0 +1,130 @@
+"""The store exporter: one transaction per batch, every record type in its own table."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Sequence
+
+from spanwise import _internal
+from spanwise._export import ExportResult
+from spanwise._runtime import RT
+from spanwise.store._database import Database, open_database
+from spanwise.store._span_rows import SpanRows
+
+# Writers for record types added by other features: record_type -> fn(cursor, records,
+# placeholder). Registered by the module that defines the record.
+RecordWriter = Callable[[Any, Sequence[Any], str], None]
+RECORD_WRITERS: dict[str, RecordWriter] = {}
+
+
+def register_writer(record_type: str, writer: RecordWriter) -> None:
+    RECORD_WRITERS[record_type] = writer
+
+
+def stats_fallback_path(url: str) -> Any:
+    """Where counters go when the store cannot take them: beside a SQLite file, or home."""
+    from pathlib import Path
+
+    from spanwise._settings import home_dir
+
+    if url.startswith("sqlite://"):
+        return Path(url[len("sqlite://") :] + ".drops.jsonl")
+    return home_dir() / "drops.jsonl"
+
+
+def write_stats_fallback(url: str, row: tuple[Any, ...]) -> None:
+    import json
+
+    keys = ("pid", "started_ns", "host", "updated_ns", "exported", "queue_full", "shutdown",
+            "write_error")
+    try:
+        path = stats_fallback_path(url)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(dict(zip(keys, row))) + "\n")
+    except OSError:
+        pass
+
+
+class StoreExporter:
+    """Writes batches into a Database opened lazily on the writer thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db: Database | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.url)
+        return self._db
+
+    def export(self, records: Sequence[Any]) -> ExportResult:
+        with self._lock:
+            db = self.db
+            placeholder = "%s" if db.dialect == "postgresql" else "?"
+            spans = SpanRows(RT.session, os.getpid())
+            others: dict[str, list[Any]] = {}
+            span_records = []
+            for record in records:
+                kind = record.record_type
+                if kind == "span":
+                    span_records.append(record)
+                else:
+                    others.setdefault(kind, []).append(record)
+            spans.add_all(span_records)
+            with db.transaction() as cur:
+                spans.write(cur, placeholder)
+                for kind, group in others.items():
+                    writer = RECORD_WRITERS.get(kind)
+                    if writer is None:
+                        _internal.report("store.export", LookupError(f"no writer for {kind!r}"))
+                        continue
+                    writer(cur, group, placeholder)
+        return ExportResult.SUCCESS
+
+    def record_stats(self, stats: dict[str, Any], started_ns: int) -> None:
+        """Upsert this process's pipeline counters; fall back to a file beside the store."""
+        import socket
+        import time
+
+        drops = stats["dropped"]
+        row = (
+            os.getpid(), started_ns, socket.gethostname(), time.time_ns(), stats["exported"],
+            drops["queue_full"], drops["shutdown"], drops["write_error"],
+        )
+        try:
+            with self._lock:
+                db = self.db
+                p = "%s" if db.dialect == "postgresql" else "?"
+                with db.transaction() as cur:
+                    cur.execute(
+                        "INSERT INTO pipeline_stats (pid, started_ns, host, updated_ns, exported, "
+                        f"queue_full, shutdown, write_error) VALUES ({', '.join([p] * 8)}) "
+                        "ON CONFLICT (host, pid, started_ns) DO UPDATE SET "
+                        "updated_ns = excluded.updated_ns, exported = excluded.exported, "
+                        "queue_full = excluded.queue_full, shutdown = excluded.shutdown, "
+                        "write_error = excluded.write_error",
+                        row,
+                    )
+        except Exception:  # noqa: BLE001 - the store is failing: keep the counts elsewhere
+            write_stats_fallback(self.url, row)
+
+    def force_flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        db = self._db
+        self._db = None
+        if db is not None:
+            abandon = getattr(db, "abandon_in_child", None)
+            if abandon is not None:
+                abandon()

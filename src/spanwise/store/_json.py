@@ -1,0 +1,33 @@
+"""JSON encoding for stored attributes: never raises, caps every string."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_ATTRIBUTE_CHARS = 8_192
+
+
+def _default(value: Any) -> Any:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a hostile __repr__ must not break the writer
+        text = f"<unrepresentable {type(value).__name__}>"
+    return text[:MAX_ATTRIBUTE_CHARS]
+
+
+def dumps(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        text = json.dumps(_default(value))
+    return text
+
+
+def dumps_attributes(attributes: dict[str, Any] | None) -> str | None:
+    if not attributes:
+        return None
+    capped = {
+        str(k): (v[:MAX_ATTRIBUTE_CHARS] if isinstance(v, str) else v) for k, v in attributes.items()
+    }
+    return dumps(capped)

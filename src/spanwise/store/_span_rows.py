@@ -1,0 +1,175 @@
+"""Turn ended spans (and their LLM-call payloads) into rows of spans, llm_calls and the
+per-trace totals that make lists fast."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from spanwise._ids import format_span_id, format_trace_id
+from spanwise.store._blobs import BlobBatch
+from spanwise.store._json import dumps, dumps_attributes
+
+SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status, "
+    "error_type, error_message, attributes, events, pid"
+)
+LLM_COLUMNS = (
+    "trace_id, span_id, start_ns, duration_ns, provider, request_model, response_model, "
+    "operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+    "reasoning_tokens, time_to_first_token_ms, streamed, finish_reasons, cost_usd, "
+    "pricing_available, price_source, price_version, status, prompt_hash, response_hash, "
+    "system_hash"
+)
+TRACE_COLUMNS = (
+    "trace_id, name, session_id, start_ns, end_ns, status, span_count, error_count, "
+    "llm_call_count, input_tokens, output_tokens, cost_usd, unpriced_calls"
+)
+# Totals add up across batches and processes; the root span's name wins.
+TRACE_UPSERT = f"""INSERT INTO traces ({TRACE_COLUMNS}, has_root) VALUES ({{ph}})
+ON CONFLICT (trace_id) DO UPDATE SET
+  name = CASE WHEN traces.has_root = 1 THEN traces.name
+              WHEN excluded.has_root = 1 OR excluded.start_ns < traces.start_ns THEN excluded.name
+              ELSE traces.name END,
+  has_root = CASE WHEN excluded.has_root = 1 THEN 1 ELSE traces.has_root END,
+  session_id = COALESCE(traces.session_id, excluded.session_id),
+  start_ns = CASE WHEN excluded.start_ns < traces.start_ns THEN excluded.start_ns ELSE traces.start_ns END,
+  end_ns = CASE WHEN excluded.end_ns > traces.end_ns THEN excluded.end_ns ELSE traces.end_ns END,
+  status = CASE WHEN traces.error_count + excluded.error_count > 0 THEN 'error' ELSE 'ok' END,
+  span_count = traces.span_count + excluded.span_count,
+  error_count = traces.error_count + excluded.error_count,
+  llm_call_count = traces.llm_call_count + excluded.llm_call_count,
+  input_tokens = traces.input_tokens + excluded.input_tokens,
+  output_tokens = traces.output_tokens + excluded.output_tokens,
+  cost_usd = traces.cost_usd + excluded.cost_usd,
+  unpriced_calls = traces.unpriced_calls + excluded.unpriced_calls"""
+
+
+def _events_json(events: list[tuple[str, int, dict[str, Any]]] | None) -> str | None:
+    if not events:
+        return None
+    return dumps([{"name": n, "time_ns": t, "attributes": a} for n, t, a in events])
+
+
+class SpanRows:
+    """Rows for one batch of spans."""
+
+    def __init__(self, session_id: str | None, pid: int) -> None:
+        self.session_id = session_id
+        self.pid = pid
+        self.spans: list[tuple[Any, ...]] = []
+        self.llm: list[tuple[Any, ...]] = []
+        self.traces: dict[str, list[Any]] = {}
+        self.blobs = BlobBatch()
+
+    def add_all(self, spans: Sequence[Any]) -> None:
+        rows = self.spans
+        pid = self.pid
+        traces = self.traces
+        for s in spans:
+            trace_hex = format_trace_id(s.trace_id)
+            span_hex = format_span_id(s.span_id)
+            duration = s.end_ns - s.start_ns
+            is_error = s.status == "error"
+            rows.append(
+                (
+                    trace_hex,
+                    span_hex,
+                    format_span_id(s.parent_id) if s.parent_id else None,
+                    s.name,
+                    s.kind,
+                    s.start_ns,
+                    s.end_ns,
+                    duration,
+                    s.status,
+                    s.error_type,
+                    s.error_message,
+                    dumps_attributes(s.attributes),
+                    _events_json(s.events),
+                    pid,
+                )
+            )
+            t = traces.get(trace_hex)
+            is_root = 1 if not s.parent_id else 0
+            if t is None:
+                # name, start, end, span_count, error_count, llm, in, out, cost, unpriced, is_root
+                t = traces[trace_hex] = [s.name, s.start_ns, s.end_ns, 0, 0, 0, 0, 0, 0.0, 0, is_root]
+            else:
+                if is_root and not t[10]:
+                    t[0], t[10] = s.name, 1
+                elif not t[10] and s.start_ns < t[1]:
+                    t[0] = s.name
+                if s.start_ns < t[1]:
+                    t[1] = s.start_ns
+                if s.end_ns > t[2]:
+                    t[2] = s.end_ns
+            t[3] += 1
+            if is_error:
+                t[4] += 1
+            call = s.llm
+            if call is not None:
+                self._add_llm(trace_hex, span_hex, s, call, t)
+
+    def _add_llm(self, trace_hex: str, span_hex: str, s: Any, call: Any, t: list[Any]) -> None:
+        t[5] += 1
+        t[6] += call.input_tokens or 0
+        t[7] += call.output_tokens or 0
+        if call.cost_usd is None:
+            t[9] += 1
+        else:
+            t[8] += call.cost_usd
+        blobs = self.blobs
+        self.llm.append(
+            (
+                trace_hex,
+                span_hex,
+                s.start_ns,
+                s.end_ns - s.start_ns,
+                call.provider,
+                call.request_model,
+                call.response_model,
+                call.operation,
+                call.input_tokens,
+                call.output_tokens,
+                call.cache_read_tokens,
+                call.cache_write_tokens,
+                call.reasoning_tokens,
+                call.time_to_first_token_ms,
+                1 if call.streamed else 0,
+                json.dumps(call.finish_reasons) if call.finish_reasons else None,
+                call.cost_usd,
+                1 if call.pricing_available else 0,
+                call.price_source,
+                call.price_version,
+                s.status,
+                blobs.add(call.prompt),
+                blobs.add(call.response),
+                blobs.add(call.system),
+            )
+        )
+
+    def write(self, cur: Any, placeholder: str = "?") -> None:
+        p = placeholder
+        if self.spans:
+            cur.executemany(
+                f"INSERT INTO spans ({SPAN_COLUMNS}) VALUES ({', '.join([p] * 14)})", self.spans
+            )
+        if self.llm:
+            cur.executemany(
+                f"INSERT INTO llm_calls ({LLM_COLUMNS}) VALUES ({', '.join([p] * 24)})", self.llm
+            )
+        self.blobs.write(cur, p)
+        if self.traces:
+            sql = TRACE_UPSERT.replace("{ph}", ", ".join([p] * 14))
+            session = self.session_id
+            cur.executemany(
+                sql,
+                [
+                    (
+                        trace_hex, t[0], session, t[1], t[2],
+                        "error" if t[4] else "ok",
+                        t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
+                    )
+                    for trace_hex, t in self.traces.items()
+                ],
+            )
