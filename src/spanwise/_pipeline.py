@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import threading
 import time
 import weakref
@@ -60,6 +59,7 @@ class Pipeline:
         self._init_state()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+        _flush_before_thread_shutdown(ref)
 
     def _init_state(self) -> None:
         self._queue: collections.deque[Any] = collections.deque()
@@ -122,7 +122,7 @@ class Pipeline:
         """Persist drop counts (for ``spanwise status``) when they changed, and at exit."""
         with self._drops_lock:
             key = tuple(self.drops.values())
-        if key == self._last_reported and not (force and any(key)):
+        if key == self._last_reported and not force:
             return
         self._last_reported = key
         stats = self.stats()
@@ -261,9 +261,23 @@ def _after_fork(ref: weakref.ref[Pipeline]) -> None:
         return
     try:
         pipeline._reinit_in_child()
-        mp_util = sys.modules.get("multiprocessing.util")
-        if mp_util is not None and not pipeline._closed:
-            # multiprocessing children leave through os._exit(), which skips atexit.
-            mp_util.Finalize(pipeline, pipeline.flush, exitpriority=100)  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001
         _internal.report("pipeline.after_fork", exc)
+
+
+def _flush_before_thread_shutdown(ref: weakref.ref[Pipeline]) -> None:
+    """Flush when the interpreter shuts its threads down. This also runs in
+    multiprocessing children, which leave through ``os._exit()`` and skip atexit."""
+
+    def flush() -> None:
+        pipeline = ref()
+        if pipeline is not None and not pipeline._closed and pipeline._pid == os.getpid():
+            pipeline.flush(5.0)
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return
+    try:
+        register(flush)
+    except RuntimeError:
+        pass  # already shutting down

@@ -69,7 +69,9 @@ def configure(
     with _lock:
         _stop_current()
         _apply_clock_and_ids(clock, ids)
-        _apply_traceparent()
+        RT.remote_trace_id = RT.remote_parent_id = 0
+        if settings.mode != "off":
+            _apply_traceparent()
         RT.capture_content = settings.capture_content
         RT.session = settings.session
         RT.mode = settings.mode
@@ -108,7 +110,6 @@ def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:
 def _apply_traceparent() -> None:
     from spanwise._propagation import parse_traceparent
 
-    RT.remote_trace_id = RT.remote_parent_id = 0
     raw = os.environ.get("TRACEPARENT")
     if raw:
         parsed = parse_traceparent(raw)

@@ -44,5 +44,6 @@ class BlobBatch:
             cur.executemany(
                 f"INSERT INTO blobs (hash, size, content) VALUES ({p}, {p}, {p}) "
                 "ON CONFLICT (hash) DO NOTHING",
-                list(self.rows.values()),
+                # Sorted: concurrent writers lock rows in one order (no PostgreSQL deadlock).
+                sorted(self.rows.values()),
             )

@@ -170,6 +170,7 @@ class SpanRows:
                         "error" if t[4] else "ok",
                         t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
                     )
-                    for trace_hex, t in self.traces.items()
+                    # Sorted: concurrent writers lock rows in one order (no deadlock).
+                    for trace_hex, t in sorted(self.traces.items())
                 ],
             )

@@ -1,0 +1,3 @@
+from spanwise.cli import main
+
+main()

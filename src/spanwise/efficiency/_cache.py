@@ -1,0 +1,286 @@
+"""A persistent embedding cache in SQLite, shared by every process on the machine.
+
+File: ``SPANWISE_HOME/embeddings.db`` by default (separate from the span store, so the
+store can be pruned or moved to PostgreSQL without losing paid-for embeddings).
+
+- Key: (path, SHA-256 of the *full* content, model, dimensions). Editing a file changes
+  its hash, so the old vector is never returned; a different model or dimension count
+  never shares vectors.
+- Bounded: at most ``max_entries`` vectors; the least recently used go first. A hit
+  refreshes the entry's ``last_used_ns``.
+- Counted: hits, misses, stores and evictions for this cache object (``stats()``), and
+  the same totals for the file across processes (``lifetime``).
+- Safe across processes: WAL, ``BEGIN IMMEDIATE`` writes, a busy timeout.
+
+Vectors are stored as little-endian float32 (4 bytes per dimension).
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import os
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
+
+DEFAULT_MAX_ENTRIES = 20_000
+BUSY_TIMEOUT_MS = 10_000
+_CHUNK = 500
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS embeddings (
+        key TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        content_sha256 TEXT NOT NULL,
+        model TEXT NOT NULL,
+        dimensions INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        created_ns INTEGER NOT NULL,
+        last_used_ns INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS embeddings_lru ON embeddings(last_used_ns)",
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+_COUNTERS = ("hits", "misses", "stores", "evictions")
+
+
+class CacheKey(NamedTuple):
+    path: str
+    content_sha256: str
+    model: str
+    dimensions: int
+
+    @property
+    def digest(self) -> str:
+        raw = f"{self.path}\0{self.content_sha256}\0{self.model}\0{self.dimensions}"
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def content_sha256(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def cache_key(path: str, content: str, model: str, dimensions: int = 0) -> CacheKey:
+    """The key of ``content`` at ``path`` embedded by ``model`` (0 dimensions: model default)."""
+    return CacheKey(path, content_sha256(content), model, dimensions)
+
+
+def _pack(vector: Sequence[float]) -> bytes:
+    data = array.array("f", vector)
+    if sys.byteorder != "little":
+        data.byteswap()
+    return data.tobytes()
+
+
+def _unpack(blob: bytes) -> list[float]:
+    data = array.array("f")
+    data.frombytes(blob)
+    if sys.byteorder != "little":
+        data.byteswap()
+    return data.tolist()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    hits: int
+    misses: int
+    stores: int
+    evictions: int
+    size: int
+    max_entries: int
+    lifetime: dict[str, int]
+
+    @property
+    def hit_rate(self) -> float | None:
+        looked = self.hits + self.misses
+        return self.hits / looked if looked else None
+
+
+class EmbeddingCache:
+    """Vectors by (path, content hash, model, dimensions), least recently used out."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, not {max_entries!r}")
+        self.path = Path(path)
+        self.max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self.hits = self.misses = self.stores = self.evictions = 0
+
+    # -- connection --------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            return conn
+        # A connection inherited through fork is left alone: closing it would drop the
+        # parent's POSIX locks.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with _write(conn):
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    # -- reads and writes ----------------------------------------------------------------
+    def get_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, list[float]]:
+        """The cached vectors among ``keys``; counts hits and misses, refreshes hits."""
+        if not keys:
+            return {}
+        by_digest = {k.digest: k for k in keys}
+        found: dict[CacheKey, list[float]] = {}
+        with self._lock:
+            conn = self._connection()
+            digests = list(by_digest)
+            with _write(conn):
+                for chunk in _chunks(digests):
+                    marks = ",".join("?" * len(chunk))
+                    for digest, blob in conn.execute(
+                        f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk
+                    ):
+                        found[by_digest[digest]] = _unpack(blob)
+                now = self._clock()
+                hit_digests = [k.digest for k in found]
+                for chunk in _chunks(hit_digests):
+                    marks = ",".join("?" * len(chunk))
+                    conn.execute(
+                        f"UPDATE embeddings SET last_used_ns = ? WHERE key IN ({marks})",
+                        [now, *chunk],
+                    )
+                hits, misses = len(found), len(by_digest) - len(found)
+                _bump(conn, hits=hits, misses=misses)
+            self.hits += hits
+            self.misses += misses
+        return found
+
+    def get(self, key: CacheKey) -> list[float] | None:
+        return self.get_many([key]).get(key)
+
+    def put_many(self, items: Sequence[tuple[CacheKey, Sequence[float]]]) -> None:
+        """Store vectors (replacing any under the same key), then evict down to the bound."""
+        if not items:
+            return
+        with self._lock:
+            conn = self._connection()
+            now = self._clock()
+            rows = [
+                (k.digest, k.path, k.content_sha256, k.model, k.dimensions, _pack(v), now, now)
+                for k, v in items
+            ]
+            with _write(conn):
+                conn.executemany(
+                    "INSERT OR REPLACE INTO embeddings (key, path, content_sha256, model, "
+                    "dimensions, vector, created_ns, last_used_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                size = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+                excess = max(0, size - self.max_entries)
+                if excess:
+                    conn.execute(
+                        "DELETE FROM embeddings WHERE key IN (SELECT key FROM embeddings "
+                        "ORDER BY last_used_ns, rowid LIMIT ?)",
+                        (excess,),
+                    )
+                _bump(conn, stores=len(rows), evictions=excess)
+            self.stores += len(rows)
+            self.evictions += excess
+
+    def put(self, key: CacheKey, vector: Sequence[float]) -> None:
+        self.put_many([(key, vector)])
+
+    # -- inspection ----------------------------------------------------------------------
+    def stats(self) -> CacheStats:
+        with self._lock:
+            conn = self._connection()
+            size = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+            lifetime = dict.fromkeys(_COUNTERS, 0)
+            for name, value in conn.execute("SELECT name, value FROM counters"):
+                lifetime[name] = value
+            return CacheStats(
+                self.hits, self.misses, self.stores, self.evictions, size, self.max_entries,
+                lifetime,
+            )
+
+    def clear(self) -> None:
+        with self._lock:
+            conn = self._connection()
+            with _write(conn):
+                conn.execute("DELETE FROM embeddings")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+class _write:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def _bump(conn: sqlite3.Connection, **deltas: int) -> None:
+    rows = [(name, value) for name, value in deltas.items() if value]
+    if rows:
+        conn.executemany(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            rows,
+        )
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+_DEFAULTS: dict[Path, EmbeddingCache] = {}
+_DEFAULTS_LOCK = threading.Lock()
+
+
+def default_cache_path() -> Path:
+    from spanwise._runtime import RT
+    from spanwise._settings import home_dir
+
+    settings = RT.settings
+    home = settings.home if settings is not None else home_dir()
+    return Path(home) / "embeddings.db"
+
+
+def default_cache() -> EmbeddingCache:
+    """The process-wide cache at ``SPANWISE_HOME/embeddings.db`` (opened on first use)."""
+    path = default_cache_path()
+    with _DEFAULTS_LOCK:
+        found = _DEFAULTS.get(path)
+        if found is None:
+            found = _DEFAULTS[path] = EmbeddingCache(path)
+        return found

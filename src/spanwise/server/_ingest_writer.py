@@ -1,0 +1,174 @@
+"""The server's store writer for ingested spans.
+
+Requests hand their decoded spans to one writer thread and wait: the writer prices the
+LLM calls (as the local pipeline does), merges whatever requests are waiting into one
+transaction (group commit) and resolves each request's future once its spans are
+committed, so a 200 means "stored". The queue is bounded in spans; when it is full the
+request is refused (503 + Retry-After) and counted, never silently dropped. When a
+merged transaction fails, each request is retried alone so one bad payload cannot sink
+its neighbours.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from spanwise import _internal
+from spanwise.store._database import Database
+from spanwise.store._span_rows import SpanRows
+
+DEFAULT_CAPACITY_SPANS = 200_000
+MAX_SPANS_PER_TRANSACTION = 20_000
+
+Item = tuple[str | None, int, Any]
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        open_db: Callable[[], Database],
+        price: Callable[[Any], Any],
+        *,
+        capacity_spans: int = DEFAULT_CAPACITY_SPANS,
+    ) -> None:
+        self._open_db = open_db
+        self._db: Database | None = None
+        self._price = price
+        self.capacity_spans = capacity_spans
+        self._cond = threading.Condition()
+        self._pending: collections.deque[tuple[list[Item], Future[int]]] = collections.deque()
+        self._pending_spans = 0
+        self._stopping = False
+        self.counters = {
+            "requests": 0,
+            "spans_accepted": 0,
+            "spans_written": 0,
+            "transactions": 0,
+            "write_errors": 0,
+        }
+        self.rejected: dict[str, int] = collections.defaultdict(int)
+        self._thread = threading.Thread(target=self._run, name="spanwise-ingest", daemon=True)
+        self._thread.start()
+
+    # -- request side --------------------------------------------------------------------------
+    def submit(self, items: list[Item]) -> Future[int] | None:
+        """Queue spans for writing; None when the queue is full (the caller answers 503)."""
+        future: Future[int] = Future()
+        with self._cond:
+            if self._stopping:
+                return None
+            if self._pending_spans and self._pending_spans + len(items) > self.capacity_spans:
+                return None
+            self._pending.append((items, future))
+            self._pending_spans += len(items)
+            self.counters["requests"] += 1
+            self.counters["spans_accepted"] += len(items)
+            self._cond.notify()
+        return future
+
+    def count_rejected(self, reason: str, spans: int = 0) -> None:
+        with self._cond:
+            self.rejected[reason] += 1
+            if spans:
+                self.rejected[f"{reason}_spans"] += spans
+
+    def stats(self) -> dict[str, Any]:
+        with self._cond:
+            return {
+                "queued_spans": self._pending_spans,
+                "queued_requests": len(self._pending),
+                "capacity_spans": self.capacity_spans,
+                **self.counters,
+                "rejected": dict(self.rejected),
+            }
+
+    # -- writer thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending and self._stopping:
+                    return
+                batch = self._take()
+            self._write_batch(batch)
+
+    def _take(self) -> list[tuple[list[Item], Future[int]]]:
+        batch, spans = [], 0
+        while self._pending and (not batch or spans + len(self._pending[0][0])
+                                 <= MAX_SPANS_PER_TRANSACTION):
+            items, future = self._pending.popleft()
+            batch.append((items, future))
+            spans += len(items)
+            self._pending_spans -= len(items)
+        return batch
+
+    def _write_batch(self, batch: list[tuple[list[Item], Future[int]]]) -> None:
+        for items, _ in batch:
+            for _, _, span in items:
+                try:
+                    self._price(span)
+                except Exception as exc:  # noqa: BLE001 - an unpriceable call stays unpriced
+                    _internal.report("ingest.price", exc)
+        try:
+            self._write([item for items, _ in batch for item in items])
+        except Exception as exc:  # noqa: BLE001 - retried per request below
+            if len(batch) == 1:
+                self._fail(batch[0][1], exc)
+                return
+            for items, future in batch:
+                try:
+                    self._write(items)
+                except Exception as exc_one:  # noqa: BLE001
+                    self._fail(future, exc_one)
+                else:
+                    future.set_result(len(items))
+            return
+        for items, future in batch:
+            future.set_result(len(items))
+
+    def _fail(self, future: Future[int], exc: BaseException) -> None:
+        with self._cond:
+            self.counters["write_errors"] += 1
+        future.set_exception(exc)
+
+    def _write(self, items: list[Item]) -> None:
+        groups: dict[tuple[str | None, int], list[Any]] = {}
+        for session, pid, span in items:
+            groups.setdefault((session, pid), []).append(span)
+        if self._db is None:
+            self._db = self._open_db()
+        db = self._db
+        placeholder = "%s" if db.dialect == "postgresql" else "?"
+        with db.transaction() as cur:
+            for (session, pid), spans in groups.items():
+                rows = SpanRows(session, pid)
+                rows.add_all(spans)
+                rows.write(cur, placeholder)
+        with self._cond:
+            self.counters["transactions"] += 1
+            self.counters["spans_written"] += len(items)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (within ``timeout``), then stop and close the store."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        deadline_missed = self._thread.is_alive()
+        with self._cond:
+            while self._pending:
+                _, future = self._pending.popleft()
+                future.set_exception(RuntimeError("the server is shutting down"))
+            self._pending_spans = 0
+        if self._db is not None and not deadline_missed:
+            self._db.close()
+            self._db = None
+
+
+def wait_seconds(started: float, timeout: float) -> float:
+    return max(0.0, timeout - (time.monotonic() - started))

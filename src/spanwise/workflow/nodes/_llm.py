@@ -1,0 +1,47 @@
+"""``llm``: one prompt through the ``llm`` library, so any of its models and plugins work
+(``echo`` from ``llm-echo`` answers offline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spanwise.workflow.nodes._base import NodeContext, NodeError, NodeType, Param
+
+
+class LlmNode(NodeType):
+    type_name = "llm"
+    description = (
+        "Send a prompt to a language model through the llm library (any installed model or "
+        "plugin; 'echo' answers offline by echoing the prompt back)."
+    )
+    params = (
+        Param("prompt", "The prompt text.", required=True),
+        Param("model", "Model id or alias (default: llm's default model)."),
+        Param("system", "System prompt."),
+        Param("options", "Model options, e.g. {\"temperature\": 0}.", kind="object"),
+    )
+    outputs = (("text", "The model's answer."), ("model", "The model id that answered."))
+
+    def run(self, params: dict[str, Any], ctx: NodeContext) -> dict[str, Any]:
+        try:
+            import llm
+        except ImportError:
+            raise NodeError("llm nodes need the llm library: pip install 'spanwise[llm]'") from None
+        name = params.get("model")
+        try:
+            model = llm.get_model(str(name) if name else None)
+        except llm.UnknownModelError:
+            raise NodeError(f"unknown model {name!r} (see: llm models)") from None
+        kwargs: dict[str, Any] = dict(params.get("options") or {})
+        if params.get("system"):
+            kwargs["system"] = str(params["system"])
+        response = model.prompt(_text(params["prompt"]), **kwargs)
+        return {"text": response.text(), "model": model.model_id}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, default=str)

@@ -1,0 +1,27 @@
+"""The public names are pinned: adding or removing one is a deliberate change here."""
+
+import spanwise
+
+EXPECTED = {
+    "ConfigError",
+    "Span",
+    "configure",
+    "current_span",
+    "flush",
+    "record_llm_call",
+    "shutdown",
+    "span",
+    "status",
+    "summary",
+    "traceparent",
+    "with_context",
+}
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(spanwise.__all__) == EXPECTED
+
+
+def test_every_public_name_exists() -> None:
+    for name in spanwise.__all__:
+        assert getattr(spanwise, name) is not None, name
