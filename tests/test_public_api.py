@@ -3,17 +3,25 @@
 import spanwise
 
 EXPECTED = {
+    "AsyncLock",
     "ConfigError",
+    "FileLock",
+    "Lock",
+    "RLock",
     "Span",
+    "capture_errors",
     "configure",
     "current_span",
     "flush",
+    "instrument",
+    "instrument_lock",
     "record_llm_call",
     "shutdown",
     "span",
     "status",
     "summary",
     "traceparent",
+    "track_state",
     "with_context",
 }
 

@@ -22,6 +22,8 @@ from spanwise._export import Exporter, ExportResult, Processor
 DEFAULT_QUEUE_SIZE = 100_000
 DEFAULT_BATCH_SIZE = 2_048
 DEFAULT_INTERVAL_S = 0.2
+# Producers never signal the writer on the hot path; it looks at the queue this often.
+POLL_S = 0.05
 DROP_REASONS = ("queue_full", "shutdown", "write_error")
 
 
@@ -84,8 +86,9 @@ class Pipeline:
             self._drop("queue_full")
             return
         queue.append(record)
-        if len(queue) == self.batch_size:
-            self._wake.set()
+
+    def drop_full(self, record: Any) -> None:
+        self._drop("queue_full")
 
     def _drop(self, reason: str, count: int = 1) -> None:
         with self._drops_lock:
@@ -106,9 +109,16 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 _internal.report("pipeline.warmup", exc)
         wake = self._wake
+        queue = self._queue
+        poll = min(self.interval_s, POLL_S)
+        last = time.monotonic()
         while True:
-            wake.wait(self.interval_s)
+            woken = wake.wait(poll)
+            now = time.monotonic()
+            if not (woken or len(queue) >= self.batch_size or now - last >= self.interval_s):
+                continue
             wake.clear()
+            last = now
             stopping = self._stopping
             try:
                 self._drain()
@@ -154,6 +164,13 @@ class Pipeline:
 
     def _export(self, batch: list[Any]) -> None:
         for processor in self.processors:
+            batch_form = getattr(processor, "process_batch", None)
+            if batch_form is not None:
+                try:
+                    batch = batch_form(batch)
+                except Exception as exc:  # noqa: BLE001 - a failing processor keeps the batch
+                    _internal.report(f"processor {type(processor).__name__}", exc)
+                continue
             out = []
             for record in batch:
                 try:
@@ -253,6 +270,11 @@ class Pipeline:
             self._closed = True
             self._stopping = True
             self._wake.set()
+        else:
+            from spanwise._setup import STATE, attach
+
+            if STATE.pipeline is self:
+                attach(self)
 
 
 def _after_fork(ref: weakref.ref[Pipeline]) -> None:

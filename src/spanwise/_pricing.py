@@ -182,16 +182,31 @@ def load_overrides(table: dict[str, Any]) -> dict[str, PriceOverride]:
     return result
 
 
-def price_processor(pricer: Pricer) -> Any:
-    """A pipeline processor that fills in the cost of LLM-call spans."""
+class PriceProcessor:
+    """Fills in the cost of LLM-call spans on the writer thread."""
 
-    def price(record: Any) -> Any:
+    def __init__(self, pricer: Pricer) -> None:
+        self.pricer = pricer
+
+    def _price(self, call: LlmCall) -> None:
+        result = self.pricer.price(call)
+        call.cost_usd, call.pricing_available = result.cost_usd, result.available
+        call.price_source, call.price_version = result.source, result.version
+        call.priced = True
+
+    def __call__(self, record: Any) -> Any:
         call = getattr(record, "llm", None)
         if call is not None and not call.priced:
-            result = pricer.price(call)
-            call.cost_usd, call.pricing_available = result.cost_usd, result.available
-            call.price_source, call.price_version = result.source, result.version
-            call.priced = True
+            self._price(call)
         return record
 
-    return price
+    def process_batch(self, batch: list[Any]) -> list[Any]:
+        for record in batch:
+            x = getattr(record, "_x", None)
+            if x is not None and x.llm is not None and not x.llm.priced:
+                self._price(x.llm)
+        return batch
+
+
+def price_processor(pricer: Pricer) -> PriceProcessor:
+    return PriceProcessor(pricer)

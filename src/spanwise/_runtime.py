@@ -25,6 +25,9 @@ class Runtime:
         "session",
         "pid",
         "settings",
+        "queue",
+        "cap",
+        "on_full",
     )
 
     def __init__(self) -> None:
@@ -41,6 +44,11 @@ class Runtime:
         self.session: str | None = None
         self.pid = 0
         self.settings: Any = None
+        # Trace mode: spans go straight into the writer's queue (bounded by ``cap``);
+        # ``on_full(record)`` counts a drop. None in other modes.
+        self.queue: Any = None
+        self.cap = 0
+        self.on_full: Callable[[Any], None] = lambda record: None
 
     def now_ns(self) -> int:
         return self.perf() + self.offset

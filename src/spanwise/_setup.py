@@ -88,7 +88,7 @@ def configure(
             STATE.pipeline = _build_pipeline(
                 settings, exporters, processors, queue_size, batch_size, flush_interval
             )
-            RT.emit = STATE.pipeline.enqueue
+            attach(STATE.pipeline)
             if not STATE.atexit_registered:
                 atexit.register(_at_exit)
                 STATE.atexit_registered = True
@@ -159,9 +159,22 @@ def _build_pipeline(
     )
 
 
+def attach(pipeline: Any) -> None:
+    """Point the hot path at ``pipeline``'s queue (also after fork, in the child)."""
+    RT.cap = pipeline.queue_size
+    RT.on_full = pipeline.drop_full
+    RT.queue = pipeline._queue
+    RT.emit = pipeline.enqueue
+
+
+def _detach() -> None:
+    RT.queue = None
+    RT.emit = None
+
+
 def _stop_current() -> None:
     pipeline = STATE.pipeline
-    RT.emit = None
+    _detach()
     RT.mode = "off"
     STATE.pipeline = None
     if pipeline is not None:
@@ -181,8 +194,9 @@ def shutdown(timeout: float | None = 10.0) -> bool:
     with _lock:
         pipeline = STATE.pipeline
         if pipeline is None:
-            RT.emit = None
+            _detach()
             return True
+        RT.queue = None
         RT.emit = pipeline.drop_after_shutdown
         return bool(pipeline.shutdown(timeout))
 

@@ -19,8 +19,25 @@ MAX_EVENTS = 128
 MAX_ERROR_MESSAGE = 4096
 
 
+class _Extras:
+    """The rarely-set parts of a span, allocated only when one is set."""
+
+    __slots__ = ("status", "error_type", "error_message", "events", "llm")
+
+    def __init__(self) -> None:
+        self.status = "ok"
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self.events: list[tuple[str, int, dict[str, Any]]] | None = None
+        self.llm: Any = None
+
+
 class Span:
-    """One timed operation. Used as ``with spanwise.span("name", key=value) as s:``."""
+    """One timed operation. Used as ``with spanwise.span("name", key=value) as s:``.
+
+    Hot-path layout: only the fields every span needs are slots; status, errors, events
+    and the LLM-call payload live in ``_x`` (None for a plain successful span).
+    """
 
     __slots__ = (
         "name",
@@ -31,12 +48,8 @@ class Span:
         "parent_id",
         "start_ns",
         "end_ns",
-        "status",
-        "error_type",
-        "error_message",
-        "events",
-        "llm",
         "_token",
+        "_x",
     )
     record_type = "span"
 
@@ -44,16 +57,9 @@ class Span:
         self.name = name
         self.attributes = attributes
         self.kind = kind
-        self.status = "ok"
-        self.error_type: str | None = None
-        self.error_message: str | None = None
-        self.events: list[tuple[str, int, dict[str, Any]]] | None = None
-        self.llm: Any = None
         self._token: Token[Span | None] | None = None
-        self.trace_id = 0
+        self._x: _Extras | None = None
         self.span_id = 0
-        self.parent_id = 0
-        self.start_ns = 0
         self.end_ns = 0
 
     # -- context manager (the hot path) ------------------------------------------------
@@ -62,7 +68,7 @@ class Span:
         if rt.emit is None:
             return self
         parent = current.get()
-        if parent is None or not parent.span_id:
+        if parent is None:
             self.trace_id = rt.remote_trace_id or rt.new_trace()
             self.parent_id = rt.remote_parent_id
         else:
@@ -87,9 +93,53 @@ class Span:
             current.set(None)
         if exc_type is not None:
             self._set_error(exc_type, exc)
+        queue = rt.queue
+        if queue is not None:
+            # Trace mode: straight into the writer's bounded queue, no function call.
+            if len(queue) < rt.cap:
+                queue.append(self)
+            else:
+                rt.on_full(self)
+            return
         emit = rt.emit
         if emit is not None:
             emit(self)
+
+    # -- rarely-set fields ---------------------------------------------------------------
+    def _extras(self) -> _Extras:
+        x = self._x
+        if x is None:
+            x = self._x = _Extras()
+        return x
+
+    @property
+    def status(self) -> str:
+        x = self._x
+        return "ok" if x is None else x.status
+
+    @property
+    def error_type(self) -> str | None:
+        x = self._x
+        return None if x is None else x.error_type
+
+    @property
+    def error_message(self) -> str | None:
+        x = self._x
+        return None if x is None else x.error_message
+
+    @property
+    def events(self) -> list[tuple[str, int, dict[str, Any]]] | None:
+        x = self._x
+        return None if x is None else x.events
+
+    @property
+    def llm(self) -> Any:
+        x = self._x
+        return None if x is None else x.llm
+
+    @llm.setter
+    def llm(self, call: Any) -> None:
+        self._extras().llm = call
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -101,7 +151,7 @@ class Span:
         """Begin timing without making this span current (used by generator wrappers)."""
         rt = RT
         parent = current.get()
-        if parent is None or not parent.span_id:
+        if parent is None:
             self.trace_id = rt.remote_trace_id or rt.new_trace()
             self.parent_id = rt.remote_parent_id
         else:
@@ -133,27 +183,30 @@ class Span:
     def add_event(self, name: str, **attributes: Any) -> None:
         if not self.span_id:
             return
-        events = self.events
+        x = self._extras()
+        events = x.events
         if events is None:
-            events = self.events = []
+            events = x.events = []
         if len(events) < MAX_EVENTS:
             events.append((name, RT.now_ns(), attributes))
 
     def set_status(self, status: str, message: str | None = None) -> None:
         if status not in ("ok", "error"):
             raise ValueError(f"status must be 'ok' or 'error', not {status!r}")
-        self.status = status
+        x = self._extras()
+        x.status = status
         if message is not None:
-            self.error_message = message[:MAX_ERROR_MESSAGE]
+            x.error_message = message[:MAX_ERROR_MESSAGE]
 
     def record_exception(self, exc: BaseException) -> None:
         self._set_error(type(exc), exc)
 
     def _set_error(self, exc_type: type[BaseException], exc: BaseException | None) -> None:
         try:
-            self.status = "error"
-            self.error_type = exc_type.__qualname__
-            self.error_message = _safe_str(exc)[:MAX_ERROR_MESSAGE]
+            x = self._extras()
+            x.status = "error"
+            x.error_type = exc_type.__qualname__
+            x.error_message = _safe_str(exc)[:MAX_ERROR_MESSAGE]
         except Exception as err:  # noqa: BLE001
             _internal.report("span.error", err)
 
@@ -188,6 +241,8 @@ def span(name: str | None = None, /, *, kind: str = "internal", **attributes: An
 
 def span(name: Any = None, /, *, kind: str = "internal", **attributes: Any) -> Any:
     """A span: ``with span("name", k=v):``, ``@span`` or ``@span("name", k=v)``."""
+    if name.__class__ is str:
+        return Span(name, attributes, kind)
     if callable(name):
         return decorate(name, _qualname(name), {}, kind)
     return Span(name or "span", attributes, kind)
@@ -294,6 +349,12 @@ def decorate(fn: F, name: str | None, attributes: dict[str, Any], kind: str) -> 
             return result
 
         return gen_wrapper  # type: ignore[return-value]
+
+    from spanwise._fastwrap import exact_wrapper
+
+    fast = exact_wrapper(fn, span_name, attrs, kind, Span)
+    if fast is not None:
+        return functools.update_wrapper(fast, fn)  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

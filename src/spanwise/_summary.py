@@ -43,6 +43,40 @@ class Aggregator:
             self.add(record)
         return record
 
+    def process_batch(self, batch: list[Any]) -> list[Any]:
+        """Batch processor form (on the writer thread): one lock for the whole batch."""
+        by_name = self.by_name
+        with self._lock:
+            first, last = self.first_start_ns, self.last_end_ns
+            spans = errors = 0
+            for span in batch:
+                if span.record_type != "span":
+                    continue
+                spans += 1
+                start, end = span.start_ns, span.end_ns
+                if first is None or start < first:
+                    first = start
+                if last is None or end > last:
+                    last = end
+                entry = by_name.get(span.name)
+                if entry is None:
+                    entry = by_name[span.name] = [0, 0, 0]
+                entry[0] += 1
+                entry[1] += end - start
+                x = span._x
+                if x is not None:
+                    if x.status == "error":
+                        errors += 1
+                        entry[2] += 1
+                    if x.llm is not None:
+                        self._add_call(x.llm)
+            self.first_start_ns, self.last_end_ns = first, last
+            self.span_count += spans
+            self.error_count += errors
+            if len(self.pending) >= 256:
+                self._fold()
+        return batch
+
     def add(self, span: Any) -> None:
         duration = span.end_ns - span.start_ns
         with self._lock:

@@ -17,6 +17,11 @@ COMMAND_MODULES = [
     "spanwise.cli.cost",
     "spanwise.cli.admin",
     "spanwise.cli.exec_cmd",
+    "spanwise.cli.efficiency",
+    "spanwise.cli.run",
+    "spanwise.cli.plan",
+    "spanwise.cli.serve",
+    "spanwise.cli.retention",
 ]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 K1 = 1.2
 B = 0.75
@@ -26,12 +26,14 @@ PATH_WEIGHT = 3
 MIN_TERM_CHARS = 3
 
 STOPWORDS = frozenset(
-    """the and for with that this from into are was were been being have has had not but
-    all any can could should would will shall must may might its our your their them they
-    you she his her him who whom which what when where why how then than there here also
-    only just very more most some such each every other about over under after before
-    again once use using used add make made get set new one two via per onto upon out off
-    does did doing done these those both either neither nor too own same few yet""".split()
+    """
+    the and for with that this from into are was were been being have has had not but all
+    any can could should would will shall must may might its our your their them they you
+    she his her him who whom which what when where why how then than there here also only
+    just very more most some such each every other about over under after before again once
+    use using used add make made get set new one two via per onto upon out off does did
+    doing done these those both either neither nor too own same few yet
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")

@@ -24,9 +24,10 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 DEFAULT_MAX_ENTRIES = 20_000
 BUSY_TIMEOUT_MS = 10_000

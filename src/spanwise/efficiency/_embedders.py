@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 Embedder = Callable[[list[str]], Sequence[Sequence[float]]]
 DEFAULT_BATCH_SIZE = 128
@@ -74,7 +75,7 @@ def call_embedder(embedder: Any, texts: list[str], dimensions: int) -> list[list
     try:
         raw = embedder(texts)
         vectors = [list(map(float, _as_list(v))) for v in raw]
-    except Exception as exc:  # noqa: BLE001 - any failure of user code means "fall back"
+    except Exception as exc:
         raise EmbedderError(f"{type(exc).__name__}: {exc}") from exc
     if len(vectors) != len(texts):
         raise EmbedderError(f"expected {len(texts)} vectors, got {len(vectors)}")
@@ -114,7 +115,9 @@ class OpenAIEmbedder:
         **client_options: Any,
     ) -> None:
         if client is None and importlib.util.find_spec("openai") is None:
-            raise ImportError("OpenAIEmbedder needs the openai package: pip install 'spanwise[openai]'")
+            raise ImportError(
+                "OpenAIEmbedder needs the openai package: pip install 'spanwise[openai]'"
+            )
         self.model = model
         self.dimensions = dimensions or 0
         self.batch_size = batch_size

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from spanwise import _internal
 from spanwise._settings import ConfigError
@@ -155,7 +157,7 @@ def rank_semantic(
             return result
         finally:
             PHASE_CALLS.add(phase_key)
-        for path, vector in zip(batch, got):
+        for path, vector in zip(batch, got, strict=True):
             vectors[path] = vector
             fresh.append((keys[path], vector))
     _store(cache, fresh)
@@ -206,8 +208,7 @@ def _embed_batch(
         try:
             vectors = call_embedder(embedder, texts, dims)
         except EmbedderError as exc:
-            s.set_status("error", str(exc))
-            s.error_type = "EmbedderError"
+            s.record_exception(exc)
             raise
         usage = getattr(embedder, "last_usage_tokens", None)
         if isinstance(usage, int):
@@ -232,4 +233,5 @@ def _normalized(vector: list[float]) -> list[float]:
 def _dot(a: list[float], b: list[float]) -> float:
     if len(a) != len(b):
         return 0.0
-    return math.fsum(x * y for x, y in zip(a, b))
+    total: float = sum(map(operator.mul, a, b))
+    return total

@@ -29,8 +29,9 @@ import importlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TokenEstimator = Callable[[str], int]
 
@@ -152,7 +153,9 @@ def resolve_estimator(spec: TokenEstimator | str | None) -> TokenEstimator:
     if spec == "tiktoken":
         return exact_estimator() or TiktokenEstimator()
     if isinstance(spec, str):
-        raise ValueError(f"unknown estimator {spec!r}: expected 'chars', 'auto', 'tiktoken' or a callable")
+        raise ValueError(
+            f"unknown estimator {spec!r}: expected 'chars', 'auto', 'tiktoken' or a callable"
+        )
     if not callable(spec):
         raise ValueError(f"estimator must be a callable str -> int, not {type(spec).__name__}")
     return spec

@@ -11,8 +11,9 @@ reported through ``spanwise._internal`` and the call proceeds untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from spanwise import _internal
 from spanwise._llm_record import LlmCall
@@ -32,7 +33,7 @@ class Recording:
     """One LLM call in flight: an ``llm`` span whose parent is the span current when the
     call started (also when a stream is consumed elsewhere), and its typed record."""
 
-    __slots__ = ("span", "call", "first_ns", "first_chunk_ns", "done", "capture")
+    __slots__ = ("call", "capture", "done", "first_chunk_ns", "first_ns", "span")
 
     def __init__(
         self,
@@ -209,7 +210,7 @@ def _complete(complete: Complete, rec: Recording, result: Any) -> Any:
         return result
 
 
-class nested_calls_hidden:  # noqa: N801 - used like a function: ``with nested_calls_hidden():``
+class nested_calls_hidden:
     """Within this block, LLM calls of other integrations are not recorded (for an
     integration that records the outer call itself, e.g. the ``llm`` library)."""
 
@@ -318,6 +319,15 @@ def client_server(instance: Any, default_provider: str) -> tuple[str, dict[str, 
             if port:
                 attrs[GENAI.SERVER_PORT] = port
     return provider, attrs
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``; None when absent (responses may lack any field)."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
 
 
 def as_int(value: Any) -> int | None:

@@ -11,7 +11,8 @@ wrapper does nothing.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Undo = Callable[[], None]
 # make_wrapper(original, is_on) -> wrapper; is_on() turns False after undo.

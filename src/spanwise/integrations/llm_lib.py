@@ -11,7 +11,8 @@ response that is replayed (already done) records nothing.
 from __future__ import annotations
 
 import threading
-from typing import Any, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 from spanwise import _internal
 from spanwise._llm_api import (
@@ -92,8 +93,10 @@ def _patch(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
 
 # -- the wrappers ------------------------------------------------------------------------
 def _should_time(response: Any) -> bool:
-    return RT.emit is not None and not getattr(response, "_done", True) and not getattr(
-        response, _ACTIVE, False
+    return (
+        RT.emit is not None
+        and not getattr(response, "_done", True)
+        and not getattr(response, _ACTIVE, False)
     )
 
 
@@ -183,7 +186,9 @@ def _wrap_async_next(original: Callable[[Any], Any]) -> Any:
 
 
 # -- building the record -----------------------------------------------------------------
-def _record(response: Any, start_ns: int, first_ns: int | None, error: BaseException | None) -> None:
+def _record(
+    response: Any, start_ns: int, first_ns: int | None, error: BaseException | None
+) -> None:
     try:
         if RT.emit is None:
             return
@@ -199,8 +204,11 @@ def _record(response: Any, start_ns: int, first_ns: int | None, error: BaseExcep
             request_model,
             response_model=response_model,
             input_tokens=normalize_input_tokens(
-                provider, _count(getattr(response, "input_tokens", None)), cache_read,
-                cache_write, None,
+                provider,
+                _count(getattr(response, "input_tokens", None)),
+                cache_read,
+                cache_write,
+                None,
             ),
             output_tokens=_count(getattr(response, "output_tokens", None)),
             cache_read_tokens=cache_read,
@@ -221,8 +229,9 @@ def _record(response: Any, start_ns: int, first_ns: int | None, error: BaseExcep
         }
         if response_model:
             attrs[GEN_AI_RESPONSE_MODEL] = response_model
-        emit_llm_span(call, f"chat {request_model}", attrs, start_ns=start_ns,
-                      end_ns=RT.now_ns(), error=error)
+        emit_llm_span(
+            call, f"chat {request_model}", attrs, start_ns=start_ns, end_ns=RT.now_ns(), error=error
+        )
     except Exception as exc:  # noqa: BLE001 - recording must never break the caller
         _internal.report("llm_lib.record", exc)
 

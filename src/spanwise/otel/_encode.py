@@ -11,9 +11,9 @@ that went through the pipeline are already capped and redacted.
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from spanwise.otel._genai import GENAI
 

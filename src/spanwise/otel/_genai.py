@@ -12,7 +12,8 @@ OpenTelemetry defines no cost attribute: spanwise exports cost as ``spanwise.cos
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from spanwise._llm_record import LlmCall
 from spanwise._runtime import RT

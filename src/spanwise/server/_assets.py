@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -21,7 +21,7 @@ STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; char
 
 
 class StaticFile:
-    __slots__ = ("body", "media_type", "etag")
+    __slots__ = ("body", "etag", "media_type")
 
     def __init__(self, body: bytes, media_type: str) -> None:
         self.body = body
@@ -42,7 +42,7 @@ def load_static() -> dict[str, StaticFile]:
 def fmt_time(ns: int | None) -> str:
     if not ns:
         return "-"
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def fmt_ms(ns: int | float | None) -> str:

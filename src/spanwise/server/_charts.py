@@ -4,7 +4,7 @@ model. The template draws it as SVG; no chart library."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from spanwise.cli._common import fmt_cost
@@ -30,7 +30,7 @@ def nice_ceiling(value: float) -> float:
 
 
 def _label(bucket: int, bucket_ns: int) -> str:
-    moment = datetime.fromtimestamp(bucket / 1e9, tz=timezone.utc)
+    moment = datetime.fromtimestamp(bucket / 1e9, tz=UTC)
     return moment.strftime("%m-%d") if bucket_ns >= 86_400 * 10**9 else moment.strftime("%d %H:00")
 
 

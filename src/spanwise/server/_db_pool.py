@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from spanwise.store._database import Database, StoreError, open_database
 

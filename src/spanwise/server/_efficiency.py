@@ -12,9 +12,10 @@ from spanwise.store._database import Database
 MAX_ROWS = 5_000
 # Columns summed per run when present; everything else is shown per phase.
 SUMMED = (
-    "budget_cap", "budget_used", "files_kept", "files_omitted", "artifact_substitutions",
-    "artifact_tokens_used", "full_file_tokens_avoided", "embedding_cache_hits",
-    "embedding_cache_misses", "embedding_calls_made",
+    "context_budget_cap_tokens", "context_budget_selected_tokens_est", "files_kept",
+    "files_omitted", "artifact_substitutions_count", "artifact_tokens_used_est",
+    "fullfile_tokens_avoided_est", "embedding_cache_hits", "embedding_cache_misses",
+    "embedding_calls_made",
 )
 
 
@@ -22,7 +23,7 @@ def efficiency_runs(db: Database) -> dict[str, Any]:
     columns = table_columns(db, "efficiency")
     if not columns or "run_id" not in columns:
         return {"available": False, "columns": [], "runs": []}
-    order = next((c for c in ("recorded_ns", "ts_ns", "created_ns", "id") if c in columns), None)
+    order = next((c for c in ("updated_ns", "created_ns", "id") if c in columns), None)
     order_sql = f" ORDER BY {order} DESC" if order else ""
     rows = db.query_dicts(f"SELECT * FROM efficiency{order_sql} LIMIT ?", (MAX_ROWS,))
     runs: dict[str, dict[str, Any]] = {}

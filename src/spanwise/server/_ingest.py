@@ -89,7 +89,7 @@ async def ingest_traces(request: Request) -> Response:
     if not body:
         return success_response(content_type)
     try:
-        decoded = await run_in_threadpool(decode, body, kind)
+        decoded = await run_in_threadpool(decode, body, kind, state.config.keep_content)
     except PayloadError as exc:
         writer.count_rejected("malformed")
         return status_response(400, str(exc)[:500], content_type)

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from spanwise import _internal
+from spanwise._ids import format_span_id, format_trace_id
 from spanwise.store._database import Database
 from spanwise.store._span_rows import SpanRows
 
 DEFAULT_CAPACITY_SPANS = 200_000
 MAX_SPANS_PER_TRANSACTION = 20_000
+DEDUPE_CHUNK = 500
 
 Item = tuple[str | None, int, Any]
 
@@ -48,6 +50,7 @@ class IngestWriter:
             "spans_accepted": 0,
             "spans_written": 0,
             "transactions": 0,
+            "duplicates": 0,
             "write_errors": 0,
         }
         self.rejected: dict[str, int] = collections.defaultdict(int)
@@ -98,7 +101,8 @@ class IngestWriter:
             self._write_batch(batch)
 
     def _take(self) -> list[tuple[list[Item], Future[int]]]:
-        batch, spans = [], 0
+        batch: list[tuple[list[Item], Future[int]]] = []
+        spans = 0
         while self._pending and (not batch or spans + len(self._pending[0][0])
                                  <= MAX_SPANS_PER_TRANSACTION):
             items, future = self._pending.popleft()
@@ -137,21 +141,23 @@ class IngestWriter:
         future.set_exception(exc)
 
     def _write(self, items: list[Item]) -> None:
-        groups: dict[tuple[str | None, int], list[Any]] = {}
-        for session, pid, span in items:
-            groups.setdefault((session, pid), []).append(span)
         if self._db is None:
             self._db = self._open_db()
         db = self._db
         placeholder = "%s" if db.dialect == "postgresql" else "?"
         with db.transaction() as cur:
+            fresh = _without_stored(cur, placeholder, items)
+            groups: dict[tuple[str | None, int], list[Any]] = {}
+            for session, pid, span in fresh:
+                groups.setdefault((session, pid), []).append(span)
             for (session, pid), spans in groups.items():
                 rows = SpanRows(session, pid)
                 rows.add_all(spans)
                 rows.write(cur, placeholder)
         with self._cond:
             self.counters["transactions"] += 1
-            self.counters["spans_written"] += len(items)
+            self.counters["spans_written"] += len(fresh)
+            self.counters["duplicates"] += len(items) - len(fresh)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued (within ``timeout``), then stop and close the store."""
@@ -170,5 +176,21 @@ class IngestWriter:
             self._db = None
 
 
-def wait_seconds(started: float, timeout: float) -> float:
-    return max(0.0, timeout - (time.monotonic() - started))
+def _without_stored(cur: Any, placeholder: str, items: list[Item]) -> list[Item]:
+    """Drop spans already stored (a client retrying after a timeout sends them again) and
+    repeats within the batch, so a retry never counts tokens or cost twice."""
+    trace_ids = sorted({format_trace_id(span.trace_id) for _, _, span in items})
+    stored: set[tuple[str, str]] = set()
+    for start in range(0, len(trace_ids), DEDUPE_CHUNK):
+        chunk = trace_ids[start : start + DEDUPE_CHUNK]
+        marks = ", ".join([placeholder] * len(chunk))
+        cur.execute(f"SELECT trace_id, span_id FROM spans WHERE trace_id IN ({marks})", chunk)
+        stored.update((str(t), str(s)) for t, s in cur.fetchall())
+    fresh = []
+    for item in items:
+        span = item[2]
+        key = (format_trace_id(span.trace_id), format_span_id(span.span_id))
+        if key not in stored:
+            stored.add(key)
+            fresh.append(item)
+    return fresh

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.responses import Response
 

@@ -14,10 +14,12 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from spanwise._span import MAX_ERROR_MESSAGE, MAX_EVENTS, Span
+from spanwise.store._exports import set_span_fields
 
 MAX_NAME_CHARS = 1024
 MAX_KEY_CHARS = 256
@@ -73,10 +75,10 @@ class Decoded:
         return "; ".join(self.reasons)
 
 
-def _llm_mapper() -> Callable[[dict[str, Any]], Any]:
-    from spanwise.otel._genai import llm_call_from_attributes
+def _content_rules() -> tuple[Callable[..., Any], Callable[[str], bool]]:
+    from spanwise.otel._genai import is_content_key, llm_call_from_attributes
 
-    return llm_call_from_attributes
+    return llm_call_from_attributes, is_content_key
 
 
 # -- values --------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def _json_id(value: Any, size: int) -> int | None:
 
 # -- spans ---------------------------------------------------------------------------------
 def _kind(attributes: dict[str, Any], llm: Any) -> str:
-    explicit = attributes.get("spanwise.kind")
+    explicit = attributes.get("spanwise.span.kind")
     if isinstance(explicit, str) and explicit in SPANWISE_KINDS:
         return explicit
     operation = attributes.get("gen_ai.operation.name")
@@ -259,9 +261,24 @@ def _pid(resource: dict[str, Any]) -> int:
 class _Builder:
     """Shared span assembly for both encodings."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_content: bool) -> None:
         self.out = Decoded()
-        self.mapper = _llm_mapper()
+        self.keep_content = keep_content
+        self.mapper, self.is_content_key = _content_rules()
+
+    def _content(self, attributes: dict[str, Any], llm: Any) -> None:
+        """Prompts and outputs: kept (redacted) or dropped. An LLM call's content lives in
+        its record (stored once per content hash), not in the span's attributes."""
+        from spanwise._redact import redact
+
+        for key in [k for k in attributes if self.is_content_key(k)]:
+            if llm is not None or not self.keep_content:
+                del attributes[key]
+            else:
+                attributes[key] = redact(attributes[key])
+        if llm is not None and self.keep_content:
+            llm.prompt, llm.response = redact(llm.prompt), redact(llm.response)
+            llm.system = redact(llm.system)
 
     def add(
         self,
@@ -289,19 +306,24 @@ class _Builder:
         service = resource.get("service.name")
         if isinstance(service, str) and "service.name" not in attributes:
             attributes["service.name"] = service
-        llm = _checked_call(self.mapper(attributes))
+        llm = _checked_call(self.mapper(attributes, content=self.keep_content))
+        self._content(attributes, llm)
         name = _text(name[:MAX_NAME_CHARS]) or "(unnamed)"
         span = Span(name, attributes, _kind(attributes, llm))
         span.trace_id, span.span_id, span.parent_id = trace_id, span_id, parent_id
         span.start_ns = start_ns
         span.end_ns = max(end_ns, start_ns)
-        span.llm = llm
+        fields: dict[str, Any] = {}
+        if llm is not None:
+            fields["llm"] = llm
         if events:
-            span.events = events[:MAX_EVENTS]
+            fields["events"] = events[:MAX_EVENTS]
         if status_code == 2:
-            span.status = "error"
-            span.error_message = _text(status_message[:MAX_ERROR_MESSAGE]) or None
-            span.error_type = _error_type(attributes, events)
+            fields["status"] = "error"
+            fields["error_message"] = _text(status_message[:MAX_ERROR_MESSAGE]) or None
+            fields["error_type"] = _error_type(attributes, events)
+        if fields:
+            set_span_fields(span, **fields)
         self.out.items.append((_session(attributes, resource), _pid(resource), span))
 
 
@@ -331,7 +353,7 @@ def _error_type(attributes: dict[str, Any], events: list[tuple[str, int, dict[st
     return str(error_type)[:MAX_KEY_CHARS] if error_type is not None else "Error"
 
 
-def decode_protobuf(body: bytes) -> Decoded:
+def decode_protobuf(body: bytes, keep_content: bool = True) -> Decoded:
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -340,7 +362,7 @@ def decode_protobuf(body: bytes) -> Decoded:
         request.ParseFromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
         raise PayloadError(f"not an OTLP ExportTraceServiceRequest: {exc}") from None
-    builder = _Builder()
+    builder = _Builder(keep_content)
     for rs in request.resource_spans:
         resource = _pb_attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
@@ -371,7 +393,7 @@ def _pb_parent(raw: bytes) -> int | None:
     return int.from_bytes(raw, "big") if len(raw) == 8 else None
 
 
-def decode_json(body: bytes) -> Decoded:
+def decode_json(body: bytes, keep_content: bool = True) -> Decoded:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -379,7 +401,7 @@ def decode_json(body: bytes) -> Decoded:
     if _RISKY_ESCAPE.search(body):
         data = _clean_tree(data)
     data = _json_obj(data, "the request")
-    builder = _Builder()
+    builder = _Builder(keep_content)
     for rs in _json_list(data.get("resourceSpans"), "resourceSpans"):
         rs = _json_obj(rs, "a resourceSpans item")
         resource = _json_attributes(_json_obj(rs.get("resource"), "resource").get("attributes"))
@@ -422,7 +444,9 @@ def _add_json_span(builder: _Builder, resource: dict[str, Any], s: dict[str, Any
     )
 
 
-def decode(body: bytes, content_type: str) -> Decoded:
+def decode(body: bytes, content_type: str, keep_content: bool = True) -> Decoded:
     from spanwise.server._otlp_body import PROTOBUF
 
-    return decode_protobuf(body) if content_type == PROTOBUF else decode_json(body)
+    if content_type == PROTOBUF:
+        return decode_protobuf(body, keep_content)
+    return decode_json(body, keep_content)

@@ -16,7 +16,8 @@ import hmac
 import ipaddress
 import json
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 COOKIE_NAME = "spanwise_session"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
-PUBLIC_PATHS = ("/login", "/static/")
+PUBLIC_PATHS = ("/login", "/logout", "/static/")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -57,7 +58,9 @@ def check_bind(host: str, token: str | None) -> None:
         )
 
 
-def allowed_hosts(bind_host: str, token: str | None, extra: Iterable[str] = ()) -> frozenset[str] | None:
+def allowed_hosts(
+    bind_host: str, token: str | None, extra: Iterable[str] = ()
+) -> frozenset[str] | None:
     """Host names the server answers to; None means any (a token guards a wildcard bind)."""
     names = {h.strip().lower() for h in extra if h.strip()}
     if "*" in names:
@@ -108,7 +111,9 @@ class Guard:
             return True
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, given = auth.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
             return True
         if method in ("GET", "HEAD") and not path.startswith("/v1/"):
             cookie = _cookie(headers)
@@ -151,7 +156,7 @@ class Guard:
 
             content_type = headers.get(b"content-type", b"").decode("latin-1")
             response = status_response(401, "missing or wrong bearer token", content_type)
-            await _send_response(send, response.status_code, response.body,
+            await _send_response(send, response.status_code, bytes(response.body),
                                  response.headers.get("content-type", "application/json"),
                                  [(b"www-authenticate", b"Bearer")])
             return
@@ -162,7 +167,9 @@ class Guard:
             await _send_response(send, 303, b"", "text/plain", [(b"location", location.encode())])
             return
         body = json.dumps({"detail": "missing or wrong bearer token"}).encode()
-        await _send_response(send, 401, body, "application/json", [(b"www-authenticate", b"Bearer")])
+        await _send_response(
+            send, 401, body, "application/json", [(b"www-authenticate", b"Bearer")]
+        )
 
 
 async def _plain(send: Send, status: int, text: str) -> None:

@@ -75,7 +75,9 @@ def messages_from(value: Any, default_role: str) -> list[dict[str, str]]:
     return [_message(data, default_role)]
 
 
-def transcript(system: str | None, prompt: str | None, response: str | None) -> list[dict[str, str]]:
+def transcript(
+    system: str | None, prompt: str | None, response: str | None
+) -> list[dict[str, str]]:
     """System, prompt and response messages in order; empty when content was not kept."""
     result = []
     if system is not None:

@@ -47,18 +47,25 @@ def trace_detail(db: Database, trace_id: str) -> dict[str, Any]:
     result: dict[str, Any] = {"trace": trace, "spans": dq.waterfall_spans(db, full_id)}
     for table in FEATURE_TABLES:
         rows = dq.trace_records(db, table, full_id)
-        result[table] = None if rows is None else [_decode_row(r) for r in rows]
+        result[table] = None if rows is None else _decode_rows(db, rows)
     return result
 
 
-def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
-    """JSON-looking text columns of feature tables are returned parsed."""
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, str) and value[:1] in "[{":
-            out[key] = parse_json(value)
-        else:
-            out[key] = value
+def _decode_rows(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feature-table rows with JSON text parsed and ``<name>_hash`` blob references
+    resolved into ``<name>``."""
+    hashes = [v for r in rows for k, v in r.items() if k.endswith("_hash") and isinstance(v, str)]
+    texts = dq.blobs(db, hashes)
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, str) and value[:1] in "[{":
+                value = parse_json(value)
+            item[key] = value
+            if key.endswith("_hash") and isinstance(value, str) and value in texts:
+                item.setdefault(key[: -len("_hash")], parse_json(texts[value]))
+        out.append(item)
     return out
 
 

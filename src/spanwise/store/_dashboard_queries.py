@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,8 @@ def search_traces(
     db: Database, flt: TraceFilter, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Traces matching ``flt``, newest first, each with the ``models`` it called."""
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
     if flt.since_ns is not None:
         where.append("start_ns >= ?")
         params.append(flt.since_ns)
@@ -193,7 +195,7 @@ def span_detail(db: Database, trace_id: str, span_id: str) -> dict[str, Any] | N
     return span
 
 
-def blobs(db: Database, hashes: list[str | None]) -> dict[str, str]:
+def blobs(db: Database, hashes: Sequence[str | None]) -> dict[str, str]:
     wanted = sorted({h for h in hashes if h})
     if not wanted:
         return {}
@@ -210,7 +212,9 @@ def trace_records(
     columns = table_columns(db, table)
     if "trace_id" not in columns:
         return None
-    order = next((c for c in ("ts_ns", "time_ns", "start_ns", "created_ns", "id") if c in columns), None)
+    order = next(
+        (c for c in ("ts_ns", "time_ns", "start_ns", "created_ns", "id") if c in columns), None
+    )
     order_sql = f" ORDER BY {order}" if order else ""
     return db.query_dicts(
         f"SELECT * FROM {table} WHERE trace_id = ?{order_sql} LIMIT ?", (trace_id, limit)
@@ -220,9 +224,11 @@ def trace_records(
 # -- aggregates ----------------------------------------------------------------------------
 def cost_over_time(db: Database, since_ns: int | None, bucket_ns: int) -> list[dict[str, Any]]:
     """LLM cost per time bucket and model. ``bucket`` is the bucket's start in epoch ns."""
-    where, params = "", [bucket_ns]
+    where = ""
+    params: list[Any] = [bucket_ns]
     if since_ns is not None:
-        where, params = "WHERE start_ns >= ? ", [bucket_ns, since_ns]
+        where = "WHERE start_ns >= ? "
+        params.append(since_ns)
     rows = db.query_dicts(
         "SELECT (start_ns / ?) AS bucket, COALESCE(response_model, request_model) AS model, "
         "COUNT(*) AS calls, COALESCE(SUM(input_tokens), 0) AS input_tokens, "
@@ -241,7 +247,8 @@ def latency_by_name(
     db: Database, since_ns: int | None, *, kind: str | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Per span name: count, total, p50/p95/p99 (nearest rank) and max duration."""
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
     if since_ns is not None:
         where.append("start_ns >= ?")
         params.append(since_ns)
@@ -280,7 +287,7 @@ def pipeline_drops(db: Database) -> dict[str, int]:
 
 def record_counts(db: Database) -> dict[str, int]:
     """Row counts of every spanwise table that exists."""
-    counts = {}
+    counts: dict[str, int] = {}
     present = existing_tables(db)
     for table in ("traces", "spans", "llm_calls", "blobs", "errors", "lock_events",
                   "state_diffs", "efficiency"):

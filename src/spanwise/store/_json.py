@@ -24,10 +24,34 @@ def dumps(value: Any) -> str:
     return text
 
 
+def _make_fast_encoder() -> Any:
+    """The C encoder, built once (``json.dumps`` rebuilds it on every call)."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    return make(
+        None, _default, encoder.py_encode_basestring, None, ":", ",", False, False, True
+    )
+
+
+_FAST = _make_fast_encoder()
+
+
 def dumps_attributes(attributes: dict[str, Any] | None) -> str | None:
     if not attributes:
         return None
-    capped = {
-        str(k): (v[:MAX_ATTRIBUTE_CHARS] if isinstance(v, str) else v) for k, v in attributes.items()
-    }
-    return dumps(capped)
+    for value in attributes.values():
+        if value.__class__ is str and len(value) > MAX_ATTRIBUTE_CHARS:
+            attributes = {
+                str(k): (v[:MAX_ATTRIBUTE_CHARS] if isinstance(v, str) else v)
+                for k, v in attributes.items()
+            }
+            break
+    if _FAST is not None:
+        try:
+            return "".join(_FAST(attributes, 0))
+        except (ValueError, TypeError, RecursionError):
+            pass
+    return dumps(attributes)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import zlib
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from spanwise.store._database import StoreError
@@ -161,7 +162,7 @@ class PostgresDatabase:
             if not cur.description:
                 return []
             names = [d.name for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def size_bytes(self) -> int:
         rows = self.query("SELECT pg_database_size(current_database())")

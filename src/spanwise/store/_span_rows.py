@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from spanwise._ids import format_span_id, format_trace_id
 from spanwise.store._blobs import BlobBatch
 from spanwise.store._json import dumps, dumps_attributes
 
@@ -64,51 +63,58 @@ class SpanRows:
 
     def add_all(self, spans: Sequence[Any]) -> None:
         rows = self.spans
+        append = rows.append
         pid = self.pid
         traces = self.traces
+        attrs_json = dumps_attributes
         for s in spans:
-            trace_hex = format_trace_id(s.trace_id)
-            span_hex = format_span_id(s.span_id)
-            duration = s.end_ns - s.start_ns
-            is_error = s.status == "error"
-            rows.append(
+            trace_hex = f"{s.trace_id or 1:032x}"
+            span_hex = f"{s.span_id or 1:016x}"
+            parent = s.parent_id
+            start, end = s.start_ns, s.end_ns
+            x = s._x
+            if x is None:
+                status, error_type, error_message, events = "ok", None, None, None
+            else:
+                status, error_type, error_message = x.status, x.error_type, x.error_message
+                events = _events_json(x.events)
+            append(
                 (
                     trace_hex,
                     span_hex,
-                    format_span_id(s.parent_id) if s.parent_id else None,
+                    f"{parent:016x}" if parent else None,
                     s.name,
                     s.kind,
-                    s.start_ns,
-                    s.end_ns,
-                    duration,
-                    s.status,
-                    s.error_type,
-                    s.error_message,
-                    dumps_attributes(s.attributes),
-                    _events_json(s.events),
+                    start,
+                    end,
+                    end - start,
+                    status,
+                    error_type,
+                    error_message,
+                    attrs_json(s.attributes),
+                    events,
                     pid,
                 )
             )
             t = traces.get(trace_hex)
-            is_root = 1 if not s.parent_id else 0
             if t is None:
-                # name, start, end, span_count, error_count, llm, in, out, cost, unpriced, is_root
-                t = traces[trace_hex] = [s.name, s.start_ns, s.end_ns, 0, 0, 0, 0, 0, 0.0, 0, is_root]
+                # name, start, end, span_count, error_count, llm, in, out, cost, unpriced, has_root
+                t = traces[trace_hex] = [s.name, start, end, 0, 0, 0, 0, 0, 0.0, 0, 0 if parent else 1]
             else:
-                if is_root and not t[10]:
+                if not parent and not t[10]:
                     t[0], t[10] = s.name, 1
-                elif not t[10] and s.start_ns < t[1]:
+                elif not t[10] and start < t[1]:
                     t[0] = s.name
-                if s.start_ns < t[1]:
-                    t[1] = s.start_ns
-                if s.end_ns > t[2]:
-                    t[2] = s.end_ns
+                if start < t[1]:
+                    t[1] = start
+                if end > t[2]:
+                    t[2] = end
             t[3] += 1
-            if is_error:
-                t[4] += 1
-            call = s.llm
-            if call is not None:
-                self._add_llm(trace_hex, span_hex, s, call, t)
+            if x is not None:
+                if status == "error":
+                    t[4] += 1
+                if x.llm is not None:
+                    self._add_llm(trace_hex, span_hex, s, x.llm, t)
 
     def _add_llm(self, trace_hex: str, span_hex: str, s: Any, call: Any, t: list[Any]) -> None:
         t[5] += 1

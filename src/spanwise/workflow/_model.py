@@ -88,7 +88,9 @@ def load_workflow(path: str | Path) -> Workflow:
     except FileNotFoundError:
         raise WorkflowError(f"{file}: no such workflow file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowError(f"{file}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+        raise WorkflowError(
+            f"{file}: cannot read it ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     workflow = parse_json(text, str(file))
     workflow = _with_source(workflow, file)
     validate(workflow)
@@ -107,8 +109,13 @@ def parse_json(text: str, where: str = "workflow") -> Workflow:
 
 def _with_source(workflow: Workflow, file: Path) -> Workflow:
     return Workflow(
-        workflow.name, workflow.nodes, workflow.edges, workflow.inputs, workflow.outputs,
-        workflow.description, file.resolve(),
+        workflow.name,
+        workflow.nodes,
+        workflow.edges,
+        workflow.inputs,
+        workflow.outputs,
+        workflow.description,
+        file.resolve(),
     )
 
 
@@ -116,11 +123,15 @@ def parse_workflow(data: Any, where: str = "workflow") -> Workflow:
     """Build a ``Workflow`` from decoded JSON; ``WorkflowError`` on a structural problem."""
     if not isinstance(data, dict):
         raise WorkflowError(f"{where}: a workflow is a JSON object, not {_kind(data)}")
-    unknown = sorted(set(data) - {"name", "description", "inputs", "nodes", "edges", "outputs",
-                                  "$schema", "version"})
+    unknown = sorted(
+        set(data)
+        - {"name", "description", "inputs", "nodes", "edges", "outputs", "$schema", "version"}
+    )
     if unknown:
-        raise WorkflowError(f"{where}: unknown field {unknown[0]!r} (allowed: name, description, "
-                            "inputs, nodes, edges, outputs)")
+        raise WorkflowError(
+            f"{where}: unknown field {unknown[0]!r} (allowed: name, description, "
+            "inputs, nodes, edges, outputs)"
+        )
     name = data.get("name", "workflow")
     if not isinstance(name, str) or not name.strip():
         raise WorkflowError(f"{where}: 'name' must be a non-empty string")
@@ -131,8 +142,14 @@ def parse_workflow(data: Any, where: str = "workflow") -> Workflow:
     if outputs is not None and not isinstance(outputs, dict):
         raise WorkflowError(f"{where}: 'outputs' must be an object of name → template")
     description = data.get("description", "")
-    return Workflow(name.strip(), nodes, edges, inputs, outputs,
-                    description if isinstance(description, str) else "")
+    return Workflow(
+        name.strip(),
+        nodes,
+        edges,
+        inputs,
+        outputs,
+        description if isinstance(description, str) else "",
+    )
 
 
 def _nodes(raw: Any, where: str) -> tuple[NodeSpec, ...]:
@@ -156,8 +173,9 @@ def _nodes(raw: Any, where: str) -> tuple[NodeSpec, ...]:
         seen.add(node_id)
         extra = sorted(set(item) - {"id", "type", "params", "description"})
         if extra:
-            raise WorkflowError(f"node {node_id!r}: unknown field {extra[0]!r} "
-                                "(a node has id, type and params)")
+            raise WorkflowError(
+                f"node {node_id!r}: unknown field {extra[0]!r} (a node has id, type and params)"
+            )
         node_type = item.get("type")
         if not isinstance(node_type, str) or not node_type:
             raise WorkflowError(f"node {node_id!r}: missing 'type'")
@@ -170,11 +188,13 @@ def _nodes(raw: Any, where: str) -> tuple[NodeSpec, ...]:
 
 def _edges(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(raw, list):
-        raise WorkflowError(f"{where}: 'edges' must be a list of {{\"from\": …, \"to\": …}}")
+        raise WorkflowError(f'{where}: \'edges\' must be a list of {{"from": …, "to": …}}')
     edges = []
     for i, item in enumerate(raw, 1):
-        if not isinstance(item, dict) or not isinstance(item.get("from"), str) or not isinstance(
-            item.get("to"), str
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("from"), str)
+            or not isinstance(item.get("to"), str)
         ):
             raise WorkflowError(f"edge #{i}: must be an object with string 'from' and 'to'")
         edges.append((item["from"], item["to"]))
@@ -194,8 +214,10 @@ def _inputs(raw: Any, where: str) -> dict[str, InputSpec]:
             continue
         extra = sorted(set(spec) - {"default", "required", "type", "description"})
         if extra:
-            raise WorkflowError(f"input {name!r}: unknown field {extra[0]!r} "
-                                "(allowed: default, required, type, description)")
+            raise WorkflowError(
+                f"input {name!r}: unknown field {extra[0]!r} "
+                "(allowed: default, required, type, description)"
+            )
         kind = spec.get("type")
         if kind is not None and kind not in INPUT_TYPES:
             raise WorkflowError(f"input {name!r}: type must be one of {', '.join(INPUT_TYPES)}")
@@ -210,4 +232,6 @@ def _inputs(raw: Any, where: str) -> dict[str, InputSpec]:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+    return {list: "a list", str: "a string", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )

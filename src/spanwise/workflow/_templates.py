@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 _TEMPLATE = re.compile(r"\$\$\{|\$\{([A-Za-z_][\w-]*)((?:\.[\w-]+)*)\}")
 INPUTS = "inputs"
@@ -90,9 +91,15 @@ def _resolve(value: Any, store: dict[str, Any], where: str, out: list[dict[str, 
 
         return _TEMPLATE.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _resolve(v, store, f"{where}.{k}" if where else str(k), out) for k, v in value.items()}
+        return {
+            k: _resolve(v, store, f"{where}.{k}" if where else str(k), out)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_resolve(v, store, f"{where}.{i}" if where else str(i), out) for i, v in enumerate(value)]
+        return [
+            _resolve(v, store, f"{where}.{i}" if where else str(i), out)
+            for i, v in enumerate(value)
+        ]
     return value
 
 

@@ -48,13 +48,13 @@ def _check_params(node_id: str, node_type: type[NodeType], params: dict[str, Any
         if p.required and params.get(p.name) in (None, ""):
             raise WorkflowError(f"{label}: missing parameter {p.name!r}")
     for name, value in params.items():
-        p = node_type.param(name)
-        if p is None:
+        found = node_type.param(name)
+        if found is None:
             allowed = ", ".join(q.name for q in node_type.params)
             raise WorkflowError(f"{label}: unknown parameter {name!r} (allowed: {allowed})")
-        if value is not None and not has_templates(value) and not p.accepts(value):
+        if value is not None and not has_templates(value) and not found.accepts(value):
             raise WorkflowError(
-                f"{label}: parameter {name!r} must be {_article(p.kind)}, not "
+                f"{label}: parameter {name!r} must be {_article(found.kind)}, not "
                 f"{json.dumps(value, default=str)[:60]}"
             )
     problem = node_type.check(params)
@@ -135,7 +135,7 @@ def _find_cycle(deps: dict[str, set[str]], stuck: list[str]) -> list[str]:
     while True:
         nxt = sorted(d for d in deps[path[-1]] if d in stuck_set)[0]
         if nxt in seen:
-            loop = path[seen[nxt]:] + [nxt]
+            loop = [*path[seen[nxt] :], nxt]
             return list(reversed(loop))
         seen[nxt] = len(path)
         path.append(nxt)

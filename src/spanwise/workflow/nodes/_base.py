@@ -43,7 +43,8 @@ class NodeContext:
     node_id: str
     store: dict[str, Any]
     base_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Shared by every node of one run (e.g. resolved models, so each is looked up once).
+    cache: dict[Any, Any] = field(default_factory=dict)
 
 
 class NodeType:
@@ -73,8 +74,10 @@ class NodeType:
 
     @classmethod
     def with_defaults(cls, params: dict[str, Any]) -> dict[str, Any]:
-        merged = {p.name: p.default for p in cls.params if p.default is not None}
-        merged.update(params)
+        merged = dict(params)
+        for p in cls.params:
+            if p.default is not None and p.name not in merged:
+                merged[p.name] = p.default
         return merged
 
     @classmethod

@@ -34,8 +34,12 @@ class WriteFileNode(NodeType):
     description = "Write text to a file (parent folders are created)."
     params = (
         Param("path", "The file to write.", required=True),
-        Param("content", "The text to write (non-text values are written as JSON).",
-              kind="any", required=True),
+        Param(
+            "content",
+            "The text to write (non-text values are written as JSON).",
+            kind="any",
+            required=True,
+        ),
         Param("append", "Append instead of replacing the file.", kind="boolean", default=False),
         Param("encoding", "Text encoding.", default="utf-8"),
     )

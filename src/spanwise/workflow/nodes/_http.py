@@ -54,8 +54,12 @@ class HttpNode(NodeType):
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         timeout = float(params.get("timeout") or 30)
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-                status, resp_headers, raw = resp.status, dict(resp.headers), resp.read(MAX_BODY_BYTES)
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                status, resp_headers, raw = (
+                    resp.status,
+                    dict(resp.headers),
+                    resp.read(MAX_BODY_BYTES),
+                )
         except urllib.error.HTTPError as exc:
             status, resp_headers, raw = exc.code, dict(exc.headers or {}), exc.read(MAX_BODY_BYTES)
         except (urllib.error.URLError, OSError) as exc:
@@ -69,7 +73,7 @@ class HttpNode(NodeType):
 
 def _json(body: str) -> Any:
     text = body.strip()
-    if not text or text[0] not in "[{\"" and not text[0].isdigit():
+    if not text or (text[0] not in '[{"' and not text[0].isdigit()):
         return None
     try:
         return json.loads(text)

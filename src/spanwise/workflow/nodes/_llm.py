@@ -18,7 +18,7 @@ class LlmNode(NodeType):
         Param("prompt", "The prompt text.", required=True),
         Param("model", "Model id or alias (default: llm's default model)."),
         Param("system", "System prompt."),
-        Param("options", "Model options, e.g. {\"temperature\": 0}.", kind="object"),
+        Param("options", 'Model options, e.g. {"temperature": 0}.', kind="object"),
     )
     outputs = (("text", "The model's answer."), ("model", "The model id that answered."))
 
@@ -27,11 +27,15 @@ class LlmNode(NodeType):
             import llm
         except ImportError:
             raise NodeError("llm nodes need the llm library: pip install 'spanwise[llm]'") from None
-        name = params.get("model")
-        try:
-            model = llm.get_model(str(name) if name else None)
-        except llm.UnknownModelError:
-            raise NodeError(f"unknown model {name!r} (see: llm models)") from None
+        name = str(params["model"]) if params.get("model") else None
+        key = ("llm-model", name)
+        model = ctx.cache.get(key)
+        if model is None:
+            # Looking a model up loads every plugin's model list: once per run is enough.
+            try:
+                model = ctx.cache[key] = llm.get_model(name)
+            except llm.UnknownModelError:
+                raise NodeError(f"unknown model {name!r} (see: llm models)") from None
         kwargs: dict[str, Any] = dict(params.get("options") or {})
         if params.get("system"):
             kwargs["system"] = str(params["system"])

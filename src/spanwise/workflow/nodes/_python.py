@@ -7,8 +7,9 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from spanwise.workflow.nodes._base import NodeContext, NodeError, NodeType, Param
 
@@ -22,11 +23,18 @@ class PythonNode(NodeType):
         "the output 'result'."
     )
     params = (
-        Param("callable", "Dotted path: 'package.module:function' or 'package.module.function'.",
-              required=True),
+        Param(
+            "callable",
+            "Dotted path: 'package.module:function' or 'package.module.function'.",
+            required=True,
+        ),
         Param("args", "Keyword arguments for the call.", kind="object"),
-        Param("store", "Also pass the shared store as store= (the function may change it).",
-              kind="boolean", default=False),
+        Param(
+            "store",
+            "Also pass the shared store as store= (the function may change it).",
+            kind="boolean",
+            default=False,
+        ),
     )
     outputs = (("result", "What the function returned."),)
 
@@ -35,7 +43,12 @@ class PythonNode(NodeType):
         target = params.get("callable")
         if isinstance(target, str) and "${" not in target and not _DOTTED.match(target):
             return f"callable must be a dotted path like 'package.module:function', not {target!r}"
-        if isinstance(target, str) and "${" not in target and "." not in target and ":" not in target:
+        if (
+            isinstance(target, str)
+            and "${" not in target
+            and "." not in target
+            and ":" not in target
+        ):
             return f"callable {target!r} needs a module, like 'package.module:function'"
         return None
 

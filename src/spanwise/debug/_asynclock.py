@@ -1,0 +1,182 @@
+"""``spanwise.AsyncLock``: an ``asyncio.Lock`` that records its acquisitions per task and
+takes part in deadlock detection (a waiting task is checked every
+``CHECK_INTERVAL_S`` by a loop callback, so a cycle of tasks is reported while the loop
+keeps running). ``asyncio`` is imported only when the first AsyncLock is made."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable
+
+from spanwise._runtime import RT
+from spanwise._span import current
+from spanwise.debug._deadlock import CHECK_INTERVAL_S, HELD, WAITING, Wait, check, emit_event
+from spanwise.debug._deadlock import task_name as _task_name
+from spanwise.debug._locks import LIVE, SEQ, default_name, forget_held, holder_info, note_held
+from spanwise.debug._records import LockAcquisition, span_ids
+
+
+def _party() -> Any:
+    """The current asyncio task, or the thread when there is none."""
+    asyncio = sys.modules["asyncio"]
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return task if task is not None else threading.get_ident()
+
+
+class _Watch:
+    """Runs the deadlock check for a waiting task every CHECK_INTERVAL_S."""
+
+    __slots__ = ("loop", "party", "handle")
+
+    def __init__(self, loop: Any, party: Any) -> None:
+        self.loop = loop
+        self.party = party
+        self.handle = loop.call_later(CHECK_INTERVAL_S, self.tick)
+
+    def tick(self) -> None:
+        check(self.party)
+        self.handle = self.loop.call_later(CHECK_INTERVAL_S, self.tick)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+class AsyncLock:
+    """``async with spanwise.AsyncLock("name"):`` — an asyncio.Lock that records who
+    waited and held it. ``await lock.acquire(timeout=…)`` returns False on timeout."""
+
+    kind = "asyncio"
+    reentrant = False
+    __slots__ = ("name", "_raw", "_aenter", "_aexit", "acquire", "release", "_owner",
+                 "_span", "_req", "_acq", "_announced", "__weakref__")
+
+    if TYPE_CHECKING:
+        acquire: Callable[..., Any]
+        release: Callable[[], None]
+
+        async def __aenter__(self) -> bool: ...
+
+        async def __aexit__(self, *exc_info: object) -> None: ...
+    else:
+        __aenter__ = property(attrgetter("_aenter"))
+        __aexit__ = property(attrgetter("_aexit"))
+
+    def __init__(self, name: str | None = None, *, _raw: Any = None) -> None:
+        import asyncio
+
+        self.name = str(name) if name else default_name()
+        self._raw = _raw if _raw is not None else asyncio.Lock()
+        self._owner: Any = None
+        self._span: Any = None
+        self._req = self._acq = 0
+        self._announced = False
+        self._set_traced(RT.mode == "trace")
+        LIVE.add(self)
+
+    def _set_traced(self, on: bool) -> None:
+        raw = self._raw
+        if on:
+            self.acquire = self._aenter = self._t_acquire
+            self.release = self._t_release
+            self._aexit = self._t_aexit
+            return
+        self.acquire, self.release = self._raw_acquire, raw.release
+        self._aenter, self._aexit = raw.__aenter__, raw.__aexit__
+        owner = self._owner
+        if owner is not None:
+            self._owner = None
+            forget_held(owner, self)
+
+    def locked(self) -> bool:
+        return bool(self._raw.locked())
+
+    async def _t_acquire(self, timeout: float | None = None) -> bool:
+        rt = RT
+        raw = self._raw
+        if rt.mode != "trace":
+            self._set_traced(False)
+            return await self._raw_acquire(timeout)
+        req = rt.perf()
+        party = _party()
+        span = current.get()
+        contended = raw.locked()
+        common: dict[str, Any] = {}
+        watch = None
+        if contended:
+            trace_id, span_id = span_ids(span)
+            common = {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
+                      "span_id": span_id, "thread": threading.current_thread().name,
+                      "task": _task_name(party) if not isinstance(party, int) else None,
+                      "operation": span.name if span is not None else None}
+            emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
+                       **common)
+            WAITING[party] = Wait(self, span, req, common["operation"])
+            watch = _Watch(sys.modules["asyncio"].get_running_loop(), party)
+        try:
+            got = await self._raw_acquire(timeout)
+        except BaseException:
+            now = rt.perf()
+            if contended:
+                emit_event(event="cancelled", wait_ns=now - req, time_ns=now + rt.offset,
+                           **common)
+            raise
+        finally:
+            if watch is not None:
+                watch.cancel()
+                WAITING.pop(party, None)
+        now = rt.perf()
+        if not got:
+            if contended:
+                emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset,
+                           **common)
+            return False
+        self._owner, self._span = party, span
+        self._req, self._acq, self._announced = req, now, contended
+        if contended:
+            emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset, **common)
+        held = HELD.setdefault(party, [])
+        note_held(self, held)
+        held.append(self)
+        return True
+
+    async def _raw_acquire(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            return bool(await self._raw.acquire())
+        asyncio = sys.modules["asyncio"]
+        try:
+            return bool(await asyncio.wait_for(self._raw.acquire(), timeout))
+        except TimeoutError:
+            return False
+
+    def _t_release(self) -> None:
+        owner = self._owner
+        if owner is None:
+            self._raw.release()
+            return
+        rt = RT
+        now = rt.perf()
+        req, acq, span, announced = self._req, self._acq, self._span, self._announced
+        self._owner = None
+        forget_held(owner, self)
+        self._raw.release()
+        emit = rt.emit
+        if emit is not None and rt.mode == "trace":
+            off = rt.offset
+            is_thread = isinstance(owner, int)
+            emit(LockAcquisition(
+                self, req + off, acq + off, now + off,
+                owner if is_thread else threading.get_ident(),
+                None if is_thread else _task_name(owner), span, next(SEQ), announced, None,
+            ))
+
+    async def _t_aexit(self, *exc_info: object) -> None:
+        self._t_release()
+
+    def __repr__(self) -> str:
+        state = "held" if self._raw.locked() else "free"
+        return f"<spanwise.AsyncLock {self.name!r} {state}>"

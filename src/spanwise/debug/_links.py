@@ -1,0 +1,75 @@
+"""Links from an error report to the LLM calls of its trace.
+
+``LlmLinker`` is a pipeline processor (writer thread): it remembers the last LLM-call
+spans of recent traces and hands them to each error record of the same trace. Records
+reach the writer in the order they were emitted, so every call that ended before the
+error is there; the store views also query all calls of the trace.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from spanwise._ids import format_span_id
+
+MAX_TRACES = 64
+MAX_CALLS = 10
+RESPONSE_PREVIEW = 1000
+
+
+class LlmLinker:
+    def __init__(self) -> None:
+        self._calls: OrderedDict[int, list[Any]] = OrderedDict()
+
+    def __call__(self, record: Any) -> Any:
+        kind = getattr(record, "record_type", None)
+        if kind == "span":
+            if record.llm is not None:
+                self._remember(record)
+        elif kind == "error":
+            trace_hex = record.report.get("trace_id")
+            if trace_hex:
+                record.llm_calls = list(self._calls.get(int(trace_hex, 16), ()))
+        return record
+
+    def _remember(self, span: Any) -> None:
+        calls = self._calls.get(span.trace_id)
+        if calls is None:
+            calls = self._calls[span.trace_id] = []
+            if len(self._calls) > MAX_TRACES:
+                self._calls.popitem(last=False)
+        else:
+            self._calls.move_to_end(span.trace_id)
+        calls.append(span)
+        if len(calls) > MAX_CALLS:
+            del calls[0]
+
+
+def _preview(value: Any) -> Any:
+    if value is None:
+        return None
+    from spanwise._redact import redact
+    from spanwise.debug._saferepr import Limits, safe_value
+
+    return redact(safe_value(value, Limits(depth=4, breadth=10, string=RESPONSE_PREVIEW,
+                                           total=4 * RESPONSE_PREVIEW, expand_objects=False)))
+
+
+def llm_summary(span: Any) -> dict[str, Any]:
+    """What an error report shows of one LLM call (the response when content is kept)."""
+    call = span.llm
+    return {
+        "span_id": format_span_id(span.span_id),
+        "name": span.name,
+        "provider": call.provider,
+        "model": call.response_model or call.request_model,
+        "input_tokens": call.input_tokens,
+        "output_tokens": call.output_tokens,
+        "cost_usd": call.cost_usd,
+        "status": span.status,
+        "error_type": span.error_type,
+        "start_ns": span.start_ns,
+        "duration_ms": (span.end_ns - span.start_ns) / 1e6,
+        "response": _preview(call.response),
+    }

@@ -1,0 +1,131 @@
+"""Files under ``SPANWISE_HOME/sessions/<session>/``, written by the pipeline.
+
+- ``events.jsonl``: with a session set (``configure(session=…)`` or
+  ``SPANWISE_SESSION``), every record, one JSON object per line with its trace id (lock
+  acquisitions as one line per event: requested, acquired, released).
+- ``errors/<trace_id>_error.json``: each error report (session ``default`` when none is
+  set); a second report in the same trace gets ``<trace_id>_error_<error id>.json``.
+  Files are written whole (temporary file, then a hard link that fails if the name is
+  taken), so a reader never sees half a report.
+
+``extension`` is registered in ``spanwise._setup.PIPELINE_EXTENSIONS``: it wires these
+sinks, the LLM-call linker and the store writers at each ``configure("trace")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from spanwise import _internal
+from spanwise._export import Exporter, ExportResult, Processor
+from spanwise.exporters.jsonl import JsonlExporter
+
+DEFAULT_SESSION = "default"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]")
+
+
+def session_dir(home: Path, session: str | None) -> Path:
+    """``home/sessions/<session>`` with the name made safe for a directory."""
+    name = _UNSAFE.sub("_", session or DEFAULT_SESSION)[:120]
+    if name in ("", ".", ".."):
+        name = "_"
+    return Path(home) / "sessions" / name
+
+
+class _Line:
+    """One lock event as a record of its own, for the JSONL writer."""
+
+    __slots__ = ("data",)
+    record_type = "lock_event"
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+class SessionLog(JsonlExporter):
+    """``events.jsonl`` of one session."""
+
+    def export(self, records: Sequence[Any]) -> ExportResult:
+        from spanwise.debug._records import LockAcquisition
+
+        lines: list[Any] = []
+        for record in records:
+            if type(record) is LockAcquisition:
+                lines.extend(_Line(e) for e in record.events())
+            else:
+                lines.append(record)
+        return super().export(lines)
+
+
+class ErrorFiles:
+    """Writes each error report to its session's ``errors/`` directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+
+    def export(self, records: Sequence[Any]) -> ExportResult:
+        result = ExportResult.SUCCESS
+        for record in records:
+            if record.record_type != "error":
+                continue
+            try:
+                self._write(record)
+            except OSError as exc:
+                _internal.report("error_files", exc)
+                result = ExportResult.FAILURE
+        return result
+
+    def _write(self, record: Any) -> None:
+        from spanwise.debug._links import llm_summary
+
+        report = record.report
+        report["llm_calls"] = [llm_summary(s) for s in record.llm_calls]
+        directory = session_dir(self.home, report.get("session")) / "errors"
+        directory.mkdir(parents=True, exist_ok=True)
+        trace = report.get("trace_id") or "no-trace"
+        names = (f"{trace}_error.json", f"{trace}_error_{report['error_id']}.json")
+        tmp = directory / f".{report['error_id']}.{os.getpid()}.tmp"
+        try:
+            for name in names:
+                path = directory / name
+                report["path"] = str(path)
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(record.to_dict(), f, indent=2, ensure_ascii=False, default=str)
+                try:
+                    os.link(tmp, path)
+                    return
+                except FileExistsError:
+                    continue
+            report["path"] = None
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def force_flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        return None
+
+
+def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
+    """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``."""
+    from spanwise.debug._links import LlmLinker
+    from spanwise.debug._locks import switch_all_traced
+    from spanwise.debug._store import register_writers
+
+    register_writers()
+    switch_all_traced()
+    sinks: list[Exporter] = [ErrorFiles(settings.home)]
+    if settings.session:
+        sinks.append(SessionLog(session_dir(settings.home, settings.session) / "events.jsonl"))
+    return [LlmLinker()], sinks

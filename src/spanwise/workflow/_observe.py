@@ -1,0 +1,209 @@
+"""One observed execution for ``spanwise run`` / ``spanwise plan``: spanwise switched on
+for it, the ``llm`` library instrumented, a ``RunCollector`` fed by the pipeline, and at
+the end (in a ``finally``) the trace files and the JSON envelope.
+
+Only built when ``--output-format json``, ``--trace`` or ``--trace-planner`` is given.
+``--trace`` also sends the run to the store (so ``spanwise trace ID`` shows it); metrics
+alone keep everything in memory unless spanwise is already set to trace mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spanwise import _internal
+from spanwise._span import Span
+from spanwise.workflow._collector import RunCollector
+from spanwise.workflow._metrics import envelope
+from spanwise.workflow._model import Workflow
+from spanwise.workflow._planner import Plan
+from spanwise.workflow._runner import RunResult
+from spanwise.workflow._trace_file import StringTable, safe_name, trace_path, write_document
+
+
+@dataclass(frozen=True)
+class ObserveOptions:
+    metrics: bool = False
+    trace: bool = False
+    trace_planner: bool = False
+    capture_content: bool | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.metrics or self.trace or self.trace_planner
+
+
+class Observation:
+    """Collects one execution; ``warn`` receives one-line messages meant for stderr."""
+
+    def __init__(
+        self,
+        options: ObserveOptions,
+        warn: Callable[[str], None],
+        collector: RunCollector | None = None,
+    ) -> None:
+        self.options = options
+        self.warn = warn
+        self.collector = collector or RunCollector(tracing=options.trace or options.trace_planner)
+        self.settings: Any = None
+        self.stored = False
+        self.files: dict[str, Path] = {}
+        self._undo_llm: Callable[[], None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        import spanwise
+        from spanwise._settings import resolve
+        from spanwise._setup import PIPELINE_EXTENSIONS
+
+        collector = self.collector
+        self.stored = self.options.trace or resolve().mode == "trace"
+        if self.stored:
+
+            def add_collector(settings: Any) -> tuple[list[Any], list[Any]]:
+                return [], [collector]
+
+            PIPELINE_EXTENSIONS.append(add_collector)
+            try:
+                self.settings = spanwise.configure(
+                    "trace", capture_content=self.options.capture_content
+                )
+            finally:
+                PIPELINE_EXTENSIONS.remove(add_collector)
+        else:
+            self.settings = spanwise.configure(
+                "trace", exporters=[collector], capture_content=self.options.capture_content
+            )
+
+    def instrument_llm(self) -> None:
+        if self._undo_llm is not None:
+            return
+        from spanwise.integrations import llm_lib
+
+        try:
+            self._undo_llm = llm_lib.instrument()
+        except ImportError:
+            pass  # no llm library: llm nodes fail with their own message
+
+    def close(self) -> None:
+        import spanwise
+
+        undo, self._undo_llm = self._undo_llm, None
+        if undo is not None:
+            undo()
+        spanwise.shutdown()
+
+    # -- phases ----------------------------------------------------------------------------
+    @contextmanager
+    def root(self, name: str, **attributes: Any) -> Iterator[Span | None]:
+        """The root span when a planner and a workflow share one trace."""
+        import spanwise
+
+        with spanwise.span(name, kind="agent", **attributes) as span:
+            yield span
+
+    def workflow_phase(self, workflow: Workflow) -> Any:
+        attributes: dict[str, Any] = {
+            "workflow.name": workflow.name,
+            "workflow.execution_id": self.collector.execution_id,
+        }
+        if workflow.source is not None:
+            attributes["workflow.file"] = str(workflow.source)
+        if self.options.trace:
+            attributes["workflow.trace_file"] = str(self.workflow_trace_path(workflow.name))
+        return self.collector.phase_span(
+            "workflow", f"workflow {workflow.name}", "workflow", attributes
+        )
+
+    def planner_phase(self, request: str) -> Any:
+        return self.collector.phase_span(
+            "planner", "planner", "agent", {"planner.request": request[:500]}
+        )
+
+    @property
+    def capture_content(self) -> bool:
+        return bool(self.settings is not None and self.settings.capture_content)
+
+    # -- results ---------------------------------------------------------------------------
+    def workflow_trace_path(self, name: str) -> Path:
+        c = self.collector
+        return trace_path(
+            self.settings.home, f"workflow-trace-{safe_name(name)}", c.started_at, c.execution_id
+        )
+
+    def planner_trace_path(self) -> Path:
+        c = self.collector
+        return trace_path(self.settings.home, "planner-trace", c.started_at, c.execution_id)
+
+    def flush(self) -> None:
+        import spanwise
+
+        spanwise.flush()
+        self.collector.finish()
+
+    def write_workflow_trace(
+        self,
+        workflow: Workflow,
+        inputs: Any,
+        result: RunResult | None,
+        status: str,
+        error: str | None,
+    ) -> None:
+        from spanwise.workflow._trace_file import workflow_document
+
+        path = self.workflow_trace_path(workflow.name)
+
+        def build(table: StringTable) -> dict[str, Any]:
+            return workflow_document(
+                self.collector,
+                workflow_name=workflow.name,
+                workflow_file=str(workflow.source) if workflow.source else None,
+                inputs=inputs,
+                result=result.outputs if result is not None else None,
+                error=error,
+                status=status,
+                capture_content=self.capture_content,
+                table=table,
+            )
+
+        self._write("workflow", path, build)
+
+    def write_planner_trace(
+        self, plan: Plan | None, request: str, model: str | None, status: str, error: str | None
+    ) -> None:
+        from spanwise.workflow._planner_trace import planner_document
+
+        def build(table: StringTable) -> dict[str, Any]:
+            return planner_document(
+                self.collector,
+                plan,
+                request=request,
+                model=model,
+                status=status,
+                error=error,
+                table=table,
+            )
+
+        self._write("planner", self.planner_trace_path(), build)
+
+    def _write(
+        self, label: str, path: Path, build: Callable[[StringTable], dict[str, Any]]
+    ) -> None:
+        """Never raises: a trace file that cannot be written is one warning."""
+        try:
+            table = StringTable()
+            write_document(path, build(table), table)
+            self.files[label] = path
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.warn(f"could not write the {label} trace file {path}: {reason}")
+        except Exception as exc:  # noqa: BLE001 - a bug here must not change the run's result
+            _internal.report(f"workflow.{label}_trace", exc)
+            self.warn(f"could not write the {label} trace file {path}: {type(exc).__name__}")
+
+    def envelope(self, result: Any, error: str | None) -> dict[str, Any]:
+        return envelope(self.collector, result=result, error=error)

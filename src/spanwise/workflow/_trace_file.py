@@ -1,0 +1,220 @@
+"""Trace files under ``SPANWISE_HOME/debug``: naming, string interning, safe writing,
+and the workflow trace document.
+
+Strings of 1 KiB or more are stored once, in the ``strings`` table at the end of the file,
+and referenced where they occur as ``{"$string": "<sha256>"}`` — a prompt repeated in 100
+calls costs its size once. The file stays plain JSON so ``jq`` and ``grep`` work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from spanwise._ids import format_span_id, format_trace_id
+from spanwise._redact import redact
+from spanwise.workflow._collector import CallRecord, RunCollector
+from spanwise.workflow._metrics import price_calls, usage_totals
+
+FORMAT_VERSION = 1
+INTERN_MIN_CHARS = 1024
+MAX_DEPTH = 32
+REF_KEY = "$string"
+
+
+class StringTable:
+    """Interns large strings of a document into one table keyed by content hash."""
+
+    def __init__(self, min_chars: int = INTERN_MIN_CHARS) -> None:
+        self.min_chars = min_chars
+        self.strings: dict[str, str] = {}
+
+    def intern(self, value: Any, depth: int = 0) -> Any:
+        """A JSON-safe copy of ``value`` with large strings replaced by references."""
+        if isinstance(value, str):
+            if len(value) < self.min_chars:
+                return value
+            digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+            self.strings.setdefault(digest, value)
+            return {REF_KEY: digest}
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if depth >= MAX_DEPTH:
+            return f"<nested deeper than {MAX_DEPTH} levels>"
+        if isinstance(value, dict):
+            return {str(k): self.intern(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.intern(v, depth + 1) for v in value]
+        if isinstance(value, (bytes, bytearray)):
+            return f"<binary data: {len(value)} bytes>"
+        return self.intern(_safe_repr(value), depth + 1)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a repr that raises must not lose the trace
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def resolve_strings(doc: Any, strings: dict[str, str]) -> Any:
+    """The document with every ``{"$string": hash}`` replaced by its text (for readers)."""
+    if isinstance(doc, dict):
+        if len(doc) == 1 and REF_KEY in doc and doc[REF_KEY] in strings:
+            return strings[doc[REF_KEY]]
+        return {k: resolve_strings(v, strings) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [resolve_strings(v, strings) for v in doc]
+    return doc
+
+
+def safe_name(name: str) -> str:
+    """A workflow name reduced to ``[a-zA-Z0-9-]``, at most 30 characters."""
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-zA-Z0-9-]", "-", name)).strip("-")[:30]
+    return cleaned.strip("-") or "workflow"
+
+
+def trace_path(home: Path, prefix: str, started_at: datetime, execution_id: str) -> Path:
+    """``home/debug/<prefix>-<YYYYMMDD-HHMMSS>-<6 hex>.json``."""
+    stamp = started_at.strftime("%Y%m%d-%H%M%S")
+    return home / "debug" / f"{prefix}-{stamp}-{execution_id.replace('-', '')[:6]}.json"
+
+
+def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
+    """Write ``doc`` (already interned with ``table``) atomically: a reader never sees a
+    half-written file. Raises OSError."""
+    body = dict(doc)
+    body["strings"] = table.strings
+    text = json.dumps(body, indent=1, ensure_ascii=False, allow_nan=False, default=str)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone().isoformat(timespec="milliseconds")
+
+
+def wall_time(ns: int) -> str:
+    return iso(datetime.fromtimestamp(ns / 1e9))
+
+
+def call_entry(record: CallRecord) -> dict[str, Any]:
+    """One LLM call: model, tokens, cost, timing; prompt and response only when content
+    capture was on when it was recorded."""
+    span, call = record.span, record.call
+    entry: dict[str, Any] = {
+        "span_id": format_span_id(span.span_id),
+        "provider": call.provider,
+        "model": call.request_model,
+        "start_time": wall_time(span.start_ns),
+        "duration_ms": round((span.end_ns - span.start_ns) / 1e6, 3),
+        "status": span.status,
+        "input_tokens": call.input_tokens,
+        "output_tokens": call.output_tokens,
+        "cost_usd": call.cost_usd,
+        "pricing_available": bool(call.pricing_available),
+    }
+    if call.response_model:
+        entry["response_model"] = call.response_model
+    for name in (
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "time_to_first_token_ms",
+    ):
+        value = getattr(call, name)
+        if value is not None:
+            entry[name] = value
+    if span.error_message:
+        entry["error"] = span.error_message
+    for name in ("system", "prompt", "response"):
+        value = getattr(call, name)
+        if value:
+            entry[name] = redact(value)
+    return entry
+
+
+def workflow_document(
+    collector: RunCollector,
+    *,
+    workflow_name: str,
+    workflow_file: str | None,
+    inputs: Any,
+    result: Any,
+    error: str | None,
+    status: str,
+    capture_content: bool,
+    table: StringTable,
+) -> dict[str, Any]:
+    """The workflow trace: the run, then one entry per node in execution order."""
+    collector.finish()
+    calls = [c for c in collector.calls() if c.phase == "workflow"]
+    price_calls(calls)
+    by_event: dict[int, list[CallRecord]] = {}
+    for c in calls:
+        if c.event is not None:
+            by_event.setdefault(id(c.event), []).append(c)
+    nodes = []
+    events = collector.phase_events("workflow")
+    for ev in events:
+        nodes.append(
+            {
+                "id": ev.node_id,
+                "type": ev.node_type,
+                "status": ev.status,
+                "start_time": wall_time(ev.start_ns),
+                "duration_ms": round(ev.duration_ns / 1e6, 3),
+                "error": {"type": ev.error_type, "message": ev.error} if ev.error else None,
+                "params": redact(ev.params),
+                "templates": [
+                    {**r, "value": redact(r["value"], key=r["param"].rsplit(".", 1)[-1])}
+                    for r in ev.templates or ()
+                ],
+                "outputs": redact(ev.outputs),
+                "store": ev.store_diff or {"added": [], "removed": [], "changed": []},
+                "llm_calls": [call_entry(c) for c in by_event.get(id(ev), ())],
+            }
+        )
+    phase = collector.phases.get("workflow")
+    start = collector.started_at
+    end_ns = phase.end if phase and phase.end is not None else collector.clock()
+    duration_ns = end_ns - (phase.start if phase else collector.started)
+    totals = usage_totals(calls)
+    doc = {
+        "format": "spanwise.workflow-trace",
+        "format_version": FORMAT_VERSION,
+        "execution_id": collector.execution_id,
+        "trace_id": format_trace_id(collector.trace_id) if collector.trace_id else None,
+        "workflow_name": workflow_name,
+        "workflow_file": workflow_file,
+        "start_time": iso(start),
+        "end_time": iso(start + timedelta(microseconds=duration_ns / 1000)),
+        "duration_ms": round(duration_ns / 1e6, 3),
+        "status": status,
+        "error": error,
+        "content_captured": capture_content,
+        "inputs": redact(inputs),
+        "result": redact(result),
+        "nodes_executed": len(events),
+        "nodes_failed": sum(1 for e in events if e.status != "success"),
+        "llm_summary": {"total_calls": len(calls), **totals},
+        "nodes": nodes,
+    }
+    interned: dict[str, Any] = table.intern(doc)
+    return interned

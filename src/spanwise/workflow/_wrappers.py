@@ -1,0 +1,178 @@
+"""The wrapper chain the compiler puts around a node when metrics or tracing is asked for:
+``InstrumentedNode → NamespacedNode → TemplateAwareNode → node``. Without a recorder the
+runner calls nodes directly and none of this exists.
+
+- ``TemplateAwareNode`` resolves ``${…}`` templates and notes what each one became.
+- ``NamespacedNode`` files the node's outputs under its id in the shared store.
+- ``InstrumentedNode`` (outermost) times the node on a monotonic clock, opens its span,
+  and, when tracing, diffs the shared store around it; failing nodes are recorded too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from spanwise._runtime import RT
+from spanwise._span import Span
+from spanwise.workflow._model import NodeSpec
+from spanwise.workflow._templates import resolve_params
+from spanwise.workflow.nodes import NodeContext, NodeType
+
+NODE_ID_ATTR = "workflow.node.id"
+NODE_TYPE_ATTR = "workflow.node.type"
+
+
+class NodeEvent:
+    """What one node did: the per-node entry of metrics and trace files."""
+
+    __slots__ = (
+        "duration_ns",
+        "error",
+        "error_type",
+        "node_id",
+        "node_type",
+        "outputs",
+        "params",
+        "phase",
+        "span_id",
+        "start_ns",
+        "status",
+        "store_diff",
+        "templates",
+    )
+
+    def __init__(self, node_id: str, node_type: str, phase: str) -> None:
+        self.node_id = node_id
+        self.node_type = node_type
+        self.phase = phase
+        self.status = "success"
+        self.error_type: str | None = None
+        self.error: str | None = None
+        self.start_ns = 0
+        self.duration_ns = 0
+        self.params: dict[str, Any] | None = None
+        self.templates: list[dict[str, Any]] | None = None
+        self.outputs: dict[str, Any] | None = None
+        self.store_diff: dict[str, list[str]] | None = None
+        self.span_id = 0
+
+    def fail(self, exc: BaseException) -> None:
+        self.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        self.error_type = type(exc).__name__
+        self.error = str(exc) or type(exc).__name__
+
+
+class Recorder(Protocol):
+    """Where instrumented nodes report (``RunCollector``)."""
+
+    tracing: bool
+    phase: str
+    clock: Callable[[], int]
+
+    def node_finished(self, event: NodeEvent) -> None: ...
+
+
+class Executable(Protocol):
+    def execute(self, store: dict[str, Any], event: NodeEvent | None = None) -> dict[str, Any]: ...
+
+
+def store_outputs(store: dict[str, Any], node_id: str, outputs: dict[str, Any]) -> None:
+    """Namespacing: a node's outputs live under its id."""
+    store[node_id] = outputs
+
+
+class TemplateAwareNode:
+    def __init__(self, spec: NodeSpec, node: NodeType, ctx: NodeContext) -> None:
+        self.spec, self.node, self.ctx = spec, node, ctx
+
+    def execute(self, store: dict[str, Any], event: NodeEvent | None = None) -> dict[str, Any]:
+        params, resolutions = resolve_params(self.node.with_defaults(self.spec.params), store)
+        if event is not None:
+            event.params, event.templates = params, resolutions
+        return self.node.run(params, self.ctx)
+
+
+class NamespacedNode:
+    def __init__(self, inner: Executable, node_id: str) -> None:
+        self.inner, self.node_id = inner, node_id
+
+    def execute(self, store: dict[str, Any], event: NodeEvent | None = None) -> dict[str, Any]:
+        outputs = self.inner.execute(store, event)
+        store_outputs(store, self.node_id, outputs)
+        if event is not None:
+            event.outputs = outputs
+        return outputs
+
+
+class InstrumentedNode:
+    def __init__(
+        self, inner: Executable, spec: NodeSpec, recorder: Recorder, touches_store: bool
+    ) -> None:
+        self.inner, self.spec, self.recorder = inner, spec, recorder
+        self.touches_store = touches_store
+
+    def execute(self, store: dict[str, Any], event: NodeEvent | None = None) -> dict[str, Any]:
+        scope = None if self.touches_store else (self.spec.id,)
+        tracing = self.recorder.tracing
+        with observe_node(self.recorder, self.spec.id, self.spec.type) as ev:
+            before = snapshot(store, scope) if tracing else None
+            try:
+                return self.inner.execute(store, ev)
+            finally:
+                if before is not None:
+                    ev.store_diff = diff(before, snapshot(store, scope))
+
+
+@contextmanager
+def observe_node(recorder: Recorder, node_id: str, node_type: str) -> Iterator[NodeEvent]:
+    """Time a node (or planner step) and report it, whether it succeeds or fails."""
+    event = NodeEvent(node_id, node_type, recorder.phase)
+    clock = recorder.clock
+    span = Span(node_id, {NODE_ID_ATTR: node_id, NODE_TYPE_ATTR: node_type}, "node")
+    event.start_ns = RT.now_ns()
+    started = clock()
+    try:
+        with span:
+            event.span_id = span.span_id
+            yield event
+    except BaseException as exc:
+        event.fail(exc)
+        raise
+    finally:
+        event.duration_ns = clock() - started
+        recorder.node_finished(event)
+
+
+def snapshot(store: dict[str, Any], scope: tuple[str, ...] | None) -> dict[str, str]:
+    """The store flattened one level (``node.key``) with each value's JSON text, so that
+    changes made in place are seen too. ``scope`` limits it to some top-level keys."""
+    flat: dict[str, str] = {}
+    keys = store.keys() if scope is None else [k for k in scope if k in store]
+    for key in keys:
+        value = store[key]
+        if isinstance(value, dict) and value:
+            for sub, item in value.items():
+                flat[f"{key}.{sub}"] = _fingerprint(item)
+        else:
+            flat[str(key)] = _fingerprint(value)
+    return flat
+
+
+def _fingerprint(value: Any) -> str:
+    if isinstance(value, str):
+        return "\x00" + value  # never equal to the JSON text of a non-string
+    try:
+        return json.dumps(value, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def diff(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str]]:
+    return {
+        "added": sorted(k for k in after if k not in before),
+        "removed": sorted(k for k in before if k not in after),
+        "changed": sorted(k for k in after if k in before and before[k] != after[k]),
+    }

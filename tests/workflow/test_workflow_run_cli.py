@@ -1,0 +1,288 @@
+"""``spanwise run`` as a user runs it: default text output, the JSON envelope, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import (
+    PRICED_CALL_COST,
+    PRICED_USAGE,
+    run_cli,
+    run_spanwise,
+    write_workflow,
+)
+
+
+def shell(node_id: str, command: str) -> dict[str, object]:
+    return {"id": node_id, "type": "shell", "params": {"command": command}}
+
+
+def echo_llm(node_id: str, prompt: str, model: str = "echo") -> dict[str, object]:
+    return {"id": node_id, "type": "llm", "params": {"model": model, "prompt": prompt}}
+
+
+def echo_usage(prompt: str) -> tuple[int, int]:
+    """What llm-echo reports: words of the prompt in, words of its JSON answer out."""
+    answer = json.dumps(
+        {"prompt": prompt, "system": "", "attachments": [], "stream": True, "previous": []},
+        indent=2,
+    )
+    return len(prompt.split()), len(answer.split())
+
+
+def test_text_output_prints_the_result_and_collects_nothing(tmp_path: Path, home: Path) -> None:
+    flow = write_workflow(tmp_path, {
+        "name": "greet",
+        "inputs": {"who": {"default": "world"}},
+        "nodes": [
+            shell("hello", "printf 'hello %s' '${inputs.who}'"),
+            echo_llm("ask", "Say ${hello.stdout}"),
+        ],
+        "outputs": {"greeting": "${hello.stdout}"},
+    })
+    result = run_spanwise("run", str(flow), "--param", "who=spanwise", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stdout == "hello spanwise\n"
+    assert result.stderr == ""
+    # Nothing was written anywhere: no store, no debug folder, not even SPANWISE_HOME.
+    assert not home.exists()
+
+
+def test_no_flags_compiles_bare_nodes_and_flags_compile_the_wrapper_chain(tmp_path: Path) -> None:
+    from spanwise.workflow import RunCollector, parse_workflow, validate
+    from spanwise.workflow._runner import compile_workflow
+    from spanwise.workflow._wrappers import InstrumentedNode, NamespacedNode, TemplateAwareNode
+
+    flow = parse_workflow({"name": "w", "nodes": [shell("a", "true")]})
+    order = validate(flow)
+    bare = compile_workflow(flow, order, {})
+    assert bare[0].wrapped is None
+    wrapped = compile_workflow(flow, order, {}, RunCollector())[0].wrapped
+    assert isinstance(wrapped, InstrumentedNode)
+    assert isinstance(wrapped.inner, NamespacedNode)
+    assert isinstance(wrapped.inner.inner, TemplateAwareNode)
+
+
+def test_json_output_is_the_envelope(tmp_path: Path, home: Path) -> None:
+    prompt = "summarize these words"
+    flow = write_workflow(tmp_path, {
+        "name": "one-llm",
+        "nodes": [shell("prep", "echo ready"), echo_llm("ask", prompt)],
+        "edges": [{"from": "prep", "to": "ask"}],
+        "outputs": {"answer": "${ask.model}"},
+    })
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    doc = result.json()
+    assert list(doc)[:7] == [
+        "result", "is_error", "duration_ms", "duration_planner_ms", "total_cost_usd",
+        "num_nodes", "metrics",
+    ]
+    assert doc["result"] == {"answer": "echo"}
+    assert doc["is_error"] is False
+    assert doc["duration_planner_ms"] is None
+    assert doc["num_nodes"] == 2
+    assert doc["duration_ms"] >= doc["metrics"]["workflow"]["duration_ms"] > 0
+    workflow = doc["metrics"]["workflow"]
+    tokens_in, tokens_out = echo_usage(prompt)
+    assert workflow["nodes_executed"] == 2
+    assert workflow["tokens_input"] == tokens_in
+    assert workflow["tokens_output"] == tokens_out
+    assert workflow["tokens_total"] == tokens_in + tokens_out
+    assert workflow["models_used"] == ["echo"]
+    assert set(workflow["node_timings"]) == {"prep", "ask"}
+    assert "planner" not in doc["metrics"]
+    assert doc["metrics"]["total"]["tokens_total"] == tokens_in + tokens_out
+    # echo has no price: the cost is unknown, never $0.
+    assert doc["total_cost_usd"] is None
+    assert doc["pricing_available"] is False
+    assert doc["unavailable_models"] == ["echo"]
+    assert doc["partial_cost_usd"] == 0
+    assert workflow["cost_usd"] is None
+    # Metrics alone keep everything in memory.
+    assert not (home / "spanwise.db").exists()
+    assert not (home / "debug").exists()
+
+
+def test_node_timings_cover_every_node_including_the_failing_one(tmp_path: Path) -> None:
+    flow = write_workflow(tmp_path, {
+        "name": "fails",
+        "nodes": [
+            shell("first", "echo one"),
+            shell("slow", "sleep 0.05"),
+            shell("broken", "echo 'disk full' >&2; exit 3"),
+            shell("never", "echo unreachable"),
+        ],
+        "edges": [{"from": "first", "to": "slow"}, {"from": "slow", "to": "broken"},
+                  {"from": "broken", "to": "never"}],
+    })
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 1
+    doc = result.json()
+    timings = doc["metrics"]["workflow"]["node_timings"]
+    assert list(timings) == ["first", "slow", "broken"]
+    assert timings["slow"] >= 50
+    assert timings["broken"] > 0
+    assert doc["is_error"] is True
+    assert doc["error"] == "node 'broken' (shell) failed: command exited with code 3: disk full"
+    assert doc["result"] is None
+    assert doc["num_nodes"] == 3
+    assert doc["total_cost_usd"] == 0.0
+
+
+def test_failed_run_in_text_mode_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    flow = write_workflow(tmp_path, {"name": "f", "nodes": [shell("boom", "exit 7")]})
+    result = run_spanwise("run", str(flow), cwd=tmp_path)
+    assert result.code == 1
+    assert result.stdout == ""
+    assert result.stderr == "Error: node 'boom' (shell) failed: command exited with code 7\n"
+
+
+def test_two_llm_nodes_are_both_counted(tmp_path: Path) -> None:
+    prompts = ["first question here", "second, longer question is here"]
+    flow = write_workflow(tmp_path, {
+        "name": "two",
+        "nodes": [echo_llm("one", prompts[0]), echo_llm("two", prompts[1])],
+    })
+    doc = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path).json()
+    workflow = doc["metrics"]["workflow"]
+    expected = [echo_usage(p) for p in prompts]
+    assert workflow["llm_calls"] == 2
+    assert workflow["tokens_input"] == sum(e[0] for e in expected)
+    assert workflow["tokens_output"] == sum(e[1] for e in expected)
+    assert workflow["models_used"] == ["echo"]
+
+
+def test_priced_model_has_a_cost(tmp_path: Path, test_models: object) -> None:
+    flow = write_workflow(tmp_path, {
+        "name": "priced",
+        "nodes": [echo_llm("a", "one", "gpt-4o-mini"), echo_llm("b", "two", "gpt-4o-mini")],
+        "outputs": {"a": "${a.text}", "b": "${b.text}"},
+    })
+    result = run_cli("run", str(flow), "--output-format", "json")
+    assert result.code == 0, result.stderr
+    doc = result.json()
+    assert doc["result"] == {"a": "priced: one", "b": "priced: two"}
+    assert doc["total_cost_usd"] == pytest.approx(2 * PRICED_CALL_COST)
+    assert doc["metrics"]["workflow"]["cost_usd"] == pytest.approx(2 * PRICED_CALL_COST)
+    assert doc["metrics"]["total"]["cost_usd"] == pytest.approx(2 * PRICED_CALL_COST)
+    assert doc["metrics"]["workflow"]["tokens_input"] == 2 * PRICED_USAGE[0]
+    assert "pricing_available" not in doc
+    assert "unavailable_models" not in doc["metrics"]["total"]
+
+
+def test_an_unpriced_model_makes_the_total_null_with_a_partial_cost(
+    tmp_path: Path, test_models: object
+) -> None:
+    flow = write_workflow(tmp_path, {
+        "name": "mixed",
+        "nodes": [echo_llm("priced", "one", "gpt-4o-mini"), echo_llm("local", "two words")],
+    })
+    doc = run_cli("run", str(flow), "--output-format", "json").json()
+    assert doc["total_cost_usd"] is None
+    assert doc["pricing_available"] is False
+    assert doc["unavailable_models"] == ["echo"]
+    assert doc["partial_cost_usd"] == pytest.approx(PRICED_CALL_COST)
+    total = doc["metrics"]["total"]
+    assert total["cost_usd"] is None
+    assert total["pricing_available"] is False
+    assert total["partial_cost_usd"] == pytest.approx(PRICED_CALL_COST)
+    assert doc["metrics"]["workflow"]["models_used"] == ["gpt-4o-mini", "echo"]
+
+
+def test_no_llm_nodes_cost_zero(tmp_path: Path) -> None:
+    flow = write_workflow(tmp_path, {"name": "plain", "nodes": [shell("a", "echo hi")]})
+    doc = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path).json()
+    assert doc["total_cost_usd"] == 0.0
+    assert doc["metrics"]["workflow"]["cost_usd"] == 0.0
+    assert doc["metrics"]["workflow"]["tokens_total"] == 0
+    assert doc["metrics"]["workflow"]["models_used"] == []
+    assert "pricing_available" not in doc
+
+
+def test_a_call_without_usage_is_skipped_in_aggregation(tmp_path: Path, test_models: object) -> None:
+    flow = write_workflow(tmp_path, {
+        "name": "no-usage",
+        "nodes": [echo_llm("silent", "hello", "no-usage"), echo_llm("priced", "hi", "gpt-4o-mini")],
+    })
+    doc = run_cli("run", str(flow), "--output-format", "json").json()
+    workflow = doc["metrics"]["workflow"]
+    assert workflow["llm_calls"] == 2
+    assert workflow["llm_calls_without_usage"] == 1
+    assert workflow["tokens_input"] == PRICED_USAGE[0]
+    assert workflow["tokens_output"] == PRICED_USAGE[1]
+    # The call without usage neither zeroes nor nulls the cost.
+    assert doc["total_cost_usd"] == pytest.approx(PRICED_CALL_COST)
+    assert "pricing_available" not in doc
+
+
+def test_json_output_of_a_failed_run_still_carries_metrics(tmp_path: Path) -> None:
+    flow = write_workflow(tmp_path, {
+        "name": "half",
+        "nodes": [echo_llm("ask", "what went wrong"), shell("fail", "exit 2")],
+        "edges": [{"from": "ask", "to": "fail"}],
+    })
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 1
+    doc = result.json()
+    assert doc["is_error"] is True
+    assert doc["error"].startswith("node 'fail' (shell) failed")
+    workflow = doc["metrics"]["workflow"]
+    assert workflow["nodes_executed"] == 2
+    assert workflow["llm_calls"] == 1
+    assert workflow["tokens_input"] == echo_usage("what went wrong")[0]
+    assert set(workflow["node_timings"]) == {"ask", "fail"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{ not json", "flow.json: not valid JSON (Expecting property name enclosed in double "
+                       "quotes at line 1 column 3)"),
+        ({"name": "x", "nodes": [{"id": "a", "type": "shel", "params": {"command": "ls"}}]},
+         "node 'a': unknown node type 'shel' (did you mean 'shell'?)"),
+        ({"name": "x", "nodes": [{"id": "a", "type": "shell", "params": {}}]},
+         "node 'a' (shell): missing parameter 'command'"),
+        ({"name": "x", "nodes": [shell("a", "ls"), shell("b", "ls"), shell("c", "ls")],
+          "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}, {"from": "c", "to": "b"}]},
+         "node 'b': cycle b → c → b"),
+        ({"name": "x", "nodes": [shell("a", "ls")], "edges": [{"from": "a", "to": "ghost"}]},
+         "edge a → ghost: node 'ghost' does not exist"),
+        ({"name": "x", "nodes": [shell("a", "cat ${missing.stdout}")]},
+         "node 'a': template ${missing.stdout} in 'command' refers to unknown node 'missing'"),
+    ],
+    ids=["malformed-json", "unknown-type", "missing-param", "cycle", "edge-to-missing", "template"],
+)
+def test_an_invalid_workflow_is_one_line_and_a_non_zero_exit(
+    tmp_path: Path, data: object, message: str
+) -> None:
+    path = tmp_path / "flow.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    result = run_spanwise("run", "flow.json", cwd=tmp_path)
+    assert result.code != 0
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {message}\n"
+
+
+def test_unknown_param_and_missing_file_are_one_line(tmp_path: Path) -> None:
+    flow = write_workflow(tmp_path, {"name": "x", "inputs": {"a": {"required": True}},
+                                     "nodes": [shell("n", "echo ${inputs.a}")]})
+    missing = run_cli("run", str(flow))
+    assert missing.code == 1
+    assert missing.stderr == "Error: missing input 'a': pass --param a=VALUE\n"
+    unknown = run_cli("run", str(flow), "-p", "a=1", "-p", "b=2")
+    assert unknown.stderr == "Error: unknown input 'b' (this workflow's inputs: a)\n"
+    nofile = run_cli("run", str(tmp_path / "nope.json"))
+    assert nofile.code == 1
+    assert nofile.stderr == f"Error: {tmp_path / 'nope.json'}: no such workflow file\n"
+
+
+def test_the_bundled_example_runs_offline(tmp_path: Path) -> None:
+    out = tmp_path / "note.md"
+    result = run_spanwise("run", "example:echo-summary", "-p", f"output={out}", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith(f"saved: {out}\n")
+    assert "Review this note" in out.read_text()
