@@ -5,12 +5,18 @@ the system clock is adjusted."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Protocol
 
 
-class Clock(Protocol):
-    monotonic_ns: Callable[[], int]
-    epoch_offset_ns: int
+
+if TYPE_CHECKING:
+
+    class Clock(Protocol):
+        monotonic_ns: Callable[[], int]
+        epoch_offset_ns: int
 
 
 class MonotonicClock:

@@ -8,12 +8,17 @@ from __future__ import annotations
 import os
 import random
 import weakref
-from typing import Callable, Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Protocol
 
 
-class IdGenerator(Protocol):
-    trace_id: Callable[[], int]
-    span_id: Callable[[], int]
+if TYPE_CHECKING:
+
+    class IdGenerator(Protocol):
+        trace_id: Callable[[], int]
+        span_id: Callable[[], int]
 
 
 class RandomIds:

@@ -14,7 +14,6 @@ imported here.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -105,6 +104,8 @@ def _instrument_installed(integrations: dict[str, tuple[str, str]]) -> Instrumen
 
 
 def _available(module_name: str, library: str) -> bool:
+    import importlib.util
+
     try:
         return (
             importlib.util.find_spec(module_name) is not None
@@ -160,6 +161,8 @@ class _PostImportHook:
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname not in self.callbacks or fullname in self._busy:
             return None
+        import importlib.util
+
         self._busy.add(fullname)
         try:
             spec = importlib.util.find_spec(fullname)

@@ -6,11 +6,13 @@ Every swallowed error is counted and logged once per call site; tests install a 
 
 from __future__ import annotations
 
-import logging
 import threading
-from typing import Callable
 
-logger = logging.getLogger("spanwise")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
@@ -24,7 +26,9 @@ def report(where: str, exc: BaseException) -> None:
             first = where not in _counts
             _counts[where] = _counts.get(where, 0) + 1
         if first:
-            logger.warning("spanwise internal error in %s: %r", where, exc)
+            import logging
+
+            logging.getLogger("spanwise").warning("spanwise internal error in %s: %r", where, exc)
         for hook in list(_hooks):
             hook(where, exc)
     except Exception:  # noqa: BLE001 - the reporter itself must never raise

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from spanwise import _internal
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
 from spanwise._span import Span, current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 GEN_AI_PROVIDER = "gen_ai.provider.name"
 GEN_AI_OPERATION = "gen_ai.operation.name"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
 
 # Providers whose APIs report cache tokens *on top of* input tokens. Everything stored
 # follows the OpenTelemetry rule instead: input_tokens includes cached tokens.

@@ -256,7 +256,9 @@ class Pipeline:
         }
 
     def _reinit_in_child(self) -> None:
-        # The parent's buffered records are the parent's to write: start empty.
+        # The parent's buffered records are the parent's to write: start empty. Warm-ups
+        # do not run again: one may have been cut off mid-import by the fork.
+        self.warmups = []
         self._drops_lock = threading.Lock()
         self.drops = dict.fromkeys(DROP_REASONS, 0)
         self.exported = 0

@@ -136,9 +136,14 @@ class Pricer:
     @property
     def version(self) -> str:
         if self._version is None:
-            from importlib.metadata import version
+            try:
+                from importlib.metadata import version
 
-            self._version = version("genai-prices")
+                self._version = version("genai-prices")
+            except Exception:  # noqa: BLE001 - a missing version must not block pricing
+                import genai_prices
+
+                self._version = str(getattr(genai_prices, "__version__", "unknown"))
         return self._version
 
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import re
-from typing import Any, Callable, TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    T = TypeVar("T")
 
 from spanwise._ids import format_span_id, format_trace_id
 from spanwise._runtime import RT
 from spanwise._span import current
 
-T = TypeVar("T")
-
-_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_TRACEPARENT = r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 
 
 def parse_traceparent(value: str) -> tuple[int, int] | None:
     """(trace_id, parent_span_id) from a W3C ``traceparent``, or None when invalid."""
-    match = _TRACEPARENT.match(value.strip().lower())
+    import re
+
+    match = re.match(_TRACEPARENT, value.strip().lower())
     if not match or match.group(1) == "ff":
         return None
     trace_id, span_id = int(match.group(2), 16), int(match.group(3), 16)

@@ -6,9 +6,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
 
 from spanwise._ids import RandomIds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 
 
 class Runtime:

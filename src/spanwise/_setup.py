@@ -6,14 +6,23 @@ import atexit
 import os
 import threading
 import warnings
-from typing import Any, Callable, Sequence
 
 from spanwise import _internal
-from spanwise._clock import Clock
-from spanwise._export import Exporter, Processor
-from spanwise._ids import IdGenerator, RandomIds
+from spanwise._ids import RandomIds
 from spanwise._runtime import RT
-from spanwise._settings import ConfigError, Settings, resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence
+
+    from spanwise._clock import Clock
+    from spanwise._export import Exporter, Processor
+    from spanwise._ids import IdGenerator
+    from spanwise._settings import Settings
+
+# Modules that register pipeline extensions (PIPELINE_EXTENSIONS) when imported; imported
+# when a pipeline is built, so that ``import spanwise`` stays light.
+EXTENSION_MODULES = ["spanwise._transcripts", "spanwise.otel", "spanwise.debug._session_log"]
 
 _lock = threading.RLock()
 
@@ -57,6 +66,8 @@ def configure(
     plus JSONL and OTLP when asked for). Raises ``ConfigError`` (a ValueError) with a
     one-line message on a bad value; the previous configuration stays in force then.
     """
+    from spanwise._settings import resolve
+
     settings = resolve(
         mode,
         home=home,
@@ -127,8 +138,16 @@ def _build_pipeline(
     batch_size: int | None,
     flush_interval: float | None,
 ) -> Any:
+    import importlib
+
     from spanwise import _pipeline
     from spanwise._pricing import price_processor
+
+    for module in EXTENSION_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # that feature is not installed
 
     procs: list[Processor] = list(processors)
     sinks: list[Exporter]
@@ -244,10 +263,11 @@ def configure_from_environment() -> None:
     """At import: honour SPANWISE_MODE or a persisted mode; a bad value warns and stays off."""
     env_mode = os.environ.get("SPANWISE_MODE")
     if not env_mode:
-        from spanwise._settings import home_dir
-
-        if not (home_dir() / "config.toml").exists():
+        home = os.environ.get("SPANWISE_HOME") or "~/.spanwise"
+        if not os.path.exists(os.path.join(os.path.expanduser(home), "config.toml")):
             return
+    from spanwise._settings import ConfigError, resolve
+
     try:
         settings = resolve()
         if settings.mode != "off":

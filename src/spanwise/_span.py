@@ -4,14 +4,16 @@ their own context managers, decorators for functions, coroutines and generators.
 from __future__ import annotations
 
 import functools
-import inspect
 from contextvars import ContextVar, Token
-from typing import Any, Callable, TypeVar, overload
 
 from spanwise import _internal
 from spanwise._runtime import RT
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar, overload
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 current: ContextVar[Span | None] = ContextVar("spanwise.current_span", default=None)
 
@@ -231,6 +233,12 @@ def _safe_str(exc: BaseException | None) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
+if not TYPE_CHECKING:
+
+    def overload(fn: Any) -> Any:  # typing.overload without importing typing
+        return fn
+
+
 @overload
 def span(name: F, /) -> F: ...
 
@@ -255,6 +263,8 @@ def _qualname(fn: Callable[..., Any]) -> str:
 def decorate(fn: F, name: str | None, attributes: dict[str, Any], kind: str) -> F:
     """Wrap ``fn`` so every call runs in a fresh span; async and generator bodies are
     timed over their real execution, not just creation."""
+    import inspect
+
     span_name = name or _qualname(fn)
     attrs = attributes
 

@@ -41,7 +41,8 @@ class CountingEmbedder:
 
 FILES: dict[str, str] = {
     "src/cache/embedding_cache.py": (
-        "class EmbeddingCache:\n    '''Stores embedding vectors in sqlite, evicts least recently used.'''\n"
+        "class EmbeddingCache:\n"
+        "    '''Stores embedding vectors in sqlite, evicts least recently used.'''\n"
         "    def lookup(self, key): return self.db.get(key)\n" * 3
     ),
     "src/http/client.py": "def fetch(url):\n    '''HTTP GET with retries and timeouts.'''\n" * 8,

@@ -136,5 +136,6 @@ def test_a_cache_that_cannot_be_opened_costs_calls_not_a_crash(
     assert sel.mode == "semantic"
     assert len(embedder.calls) == 1
     assert [where for where, _ in internal_errors.items] == [  # type: ignore[attr-defined]
-        "efficiency.cache_lookup", "efficiency.cache_store",
+        "efficiency.cache_lookup",
+        "efficiency.cache_store",
     ]

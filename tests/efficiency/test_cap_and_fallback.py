@@ -53,7 +53,13 @@ def test_cap_n_reached_falls_back_with_cap_exceeded(
 
     # Fully cached selections cost no call, so they stay semantic past the cap.
     cached = select_context(
-        files(), QUERY, 10_000, embedder=embedder, cache=cache, phase="p1", run="r",
+        files(),
+        QUERY,
+        10_000,
+        embedder=embedder,
+        cache=cache,
+        phase="p1",
+        run="r",
         max_embedding_calls=1,
     )
     assert (cached.mode, cached.fallback_reason) == ("semantic", None)
@@ -68,12 +74,24 @@ def test_cap_n_reached_falls_back_with_cap_exceeded(
 def test_a_selection_needing_more_calls_than_allowed_makes_none(cache: EmbeddingCache) -> None:
     small_batches = CountingEmbedder(batch_size=2)  # 5 texts → 3 calls
     sel = select_context(
-        files(), QUERY, 10_000, embedder=small_batches, cache=cache, phase="p", max_embedding_calls=2
+        files(),
+        QUERY,
+        10_000,
+        embedder=small_batches,
+        cache=cache,
+        phase="p",
+        max_embedding_calls=2,
     )
     assert sel.fallback_reason == "cap_exceeded"
     assert small_batches.calls == []
     ok = select_context(
-        files(), QUERY, 10_000, embedder=small_batches, cache=cache, phase="p", max_embedding_calls=3
+        files(),
+        QUERY,
+        10_000,
+        embedder=small_batches,
+        cache=cache,
+        phase="p",
+        max_embedding_calls=3,
     )
     assert ok.mode == "semantic" and ok.embedding_calls_made == 3
     assert [len(c) for c in small_batches.calls] == [2, 2, 1]
@@ -82,7 +100,12 @@ def test_a_selection_needing_more_calls_than_allowed_makes_none(cache: Embedding
 def test_minus_one_is_unlimited(cache: EmbeddingCache) -> None:
     one_per_call = CountingEmbedder(batch_size=1)
     sel = select_context(
-        files(), QUERY, 10_000, embedder=one_per_call, cache=cache, phase="p",
+        files(),
+        QUERY,
+        10_000,
+        embedder=one_per_call,
+        cache=cache,
+        phase="p",
         max_embedding_calls=-1,
     )
     assert sel.mode == "semantic" and sel.embedding_calls_made == 5
@@ -118,7 +141,11 @@ def test_an_embedder_that_raises_means_lexical_with_embedder_error(
 
     with caplog.at_level(logging.WARNING, logger="spanwise.efficiency"):
         sel = select_context(
-            files(), QUERY, 10_000, phase="p", cache=cache,
+            files(),
+            QUERY,
+            10_000,
+            phase="p",
+            cache=cache,
             embedder=FunctionEmbedder(broken, model="broken"),
         )
     assert (sel.mode, sel.fallback_reason) == ("lexical", "embedder_error")
@@ -140,7 +167,10 @@ def test_an_embedder_that_raises_means_lexical_with_embedder_error(
 )
 def test_a_malformed_answer_is_an_embedder_error(answer: object, cache: EmbeddingCache) -> None:
     sel = select_context(
-        files(), QUERY, 10_000, cache=cache,
+        files(),
+        QUERY,
+        10_000,
+        cache=cache,
         embedder=FunctionEmbedder(answer, model="malformed"),  # type: ignore[arg-type]
     )
     assert sel.fallback_reason == "embedder_error"
@@ -157,7 +187,10 @@ def test_declared_dimensions_are_checked(cache: EmbeddingCache) -> None:
         return [v + v for v in liar_call(texts)]
 
     sel = select_context(
-        files(), QUERY, 10_000, cache=cache,
+        files(),
+        QUERY,
+        10_000,
+        cache=cache,
         embedder=FunctionEmbedder(answer, model="liar", dimensions=8),
     )
     assert sel.fallback_reason == "embedder_error"

@@ -32,11 +32,13 @@ class EmbeddingsServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body,
-                                        "auth": self.headers.get("Authorization")})
+                server.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
                 if server.status != 200:
-                    payload: dict[str, Any] = {"error": {"message": "overloaded",
-                                                         "type": "server_error"}}
+                    payload: dict[str, Any] = {
+                        "error": {"message": "overloaded", "type": "server_error"}
+                    }
                 else:
                     payload = server.answer(body)
                 data = json.dumps(payload).encode()
@@ -55,7 +57,7 @@ class EmbeddingsServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        dims = body.get("dimensions", 16)
+        dims = body.get("dimensions", 64)
         data = []
         # Answer out of order: the client sorts by index.
         for index, text in reversed(list(enumerate(body["input"]))):
@@ -66,8 +68,12 @@ class EmbeddingsServer:
                 embedding = vector
             data.append({"object": "embedding", "index": index, "embedding": embedding})
         tokens = sum(len(t.split()) for t in body["input"])
-        return {"object": "list", "data": data, "model": body["model"],
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -98,10 +104,12 @@ def test_openai_embedder_through_the_real_client(
     server: EmbeddingsServer, cache: EmbeddingCache, tmp_path: Path
 ) -> None:
     spanwise.configure("trace", home=tmp_path / "home")
-    embedder = OpenAIEmbedder("text-embedding-3-small", dimensions=16,
-                              client=openai_client(server.url))
-    sel = select_context(FILES, "embedding vector cache", 10_000, embedder=embedder, cache=cache,
-                         phase="p")
+    embedder = OpenAIEmbedder(
+        "text-embedding-3-small", dimensions=16, client=openai_client(server.url)
+    )
+    sel = select_context(
+        FILES, "embedding vector cache", 10_000, embedder=embedder, cache=cache, phase="p"
+    )
     assert sel.mode == "semantic" and sel.fallback_reason is None
     assert sel.ranking[0] == "search/vector_cache.py"
     [request] = server.requests
@@ -119,7 +127,9 @@ def test_openai_embedder_through_the_real_client(
     from spanwise.store import open_database
 
     db = open_database(f"sqlite://{tmp_path / 'home' / 'spanwise.db'}", readonly=True)
-    [span] = db.query_dicts("SELECT name, kind, attributes FROM spans WHERE name LIKE 'embeddings %'")
+    [span] = db.query_dicts(
+        "SELECT name, kind, attributes FROM spans WHERE name LIKE 'embeddings %'"
+    )
     attrs = json.loads(span["attributes"])
     assert span["kind"] == "embedding"
     assert attrs["gen_ai.provider.name"] == "openai"
@@ -140,7 +150,9 @@ def test_openai_float_format_and_batches(server: EmbeddingsServer, cache: Embedd
             return self.real.embeddings.create(encoding_format="float", **params)
 
     embedder = OpenAIEmbedder("text-embedding-3-large", client=FloatClient(), batch_size=2)
-    sel = select_context(FILES, "css colors", 10_000, embedder=embedder, cache=cache)
+    sel = select_context(
+        FILES, "css theme color of the body background", 10_000, embedder=embedder, cache=cache
+    )
     assert sel.mode == "semantic" and sel.embedding_calls_made == 2
     assert [len(r["body"]["input"]) for r in server.requests] == [2, 2]
     assert "dimensions" not in server.requests[0]["body"]
@@ -184,7 +196,12 @@ def test_minilm_ranks_real_files_and_the_relevant_one_comes_first(
     assert sel.mode == "semantic" and sel.fallback_reason is None
     assert minilm.model == "all-MiniLM-L6-v2" and minilm.dimensions == 384
     assert sel.ranking[0] == "efficiency/_cache.py"
-    privacy = select_context(real, "hide passwords and API keys before saving prompts", 100_000,
-                             embedder=minilm, cache=cache)
+    privacy = select_context(
+        real,
+        "hide passwords and API keys before saving prompts",
+        100_000,
+        embedder=minilm,
+        cache=cache,
+    )
     assert privacy.ranking[0] == "_redact.py"
     assert privacy.embedding_cache_hits == 5  # the files were embedded once

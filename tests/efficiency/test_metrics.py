@@ -36,8 +36,15 @@ def test_a_record_is_stored_with_every_metric(
     spanwise.configure("trace", home=home)
     f = files()
     sel = select_context(
-        f, "embedding cache", 200, pinned=["src/budget/tokens.py"], run="run-1", phase="plan",
-        artifacts={"docs/intro.md": "Intro: project overview."}, embedder=embedder, cache=cache,
+        f,
+        "embedding cache",
+        200,
+        pinned=["src/budget/tokens.py"],
+        run="run-1",
+        phase="plan",
+        artifacts={"docs/intro.md": "Intro: project overview."},
+        embedder=embedder,
+        cache=cache,
         max_embedding_calls=5,
     )
     record = record_efficiency(sel, outcome="COMPLETE")
@@ -47,7 +54,8 @@ def test_a_record_is_stored_with_every_metric(
     assert row["budget_mode"] == "semantic" and row["fallback_reason"] is None
     assert row["context_budget_cap_tokens"] == 200
     assert row["context_budget_selected_tokens_est"] == sel.used_tokens_est
-    assert (row["files_kept"], row["files_omitted"]) == (sel.files_kept_count, sel.files_omitted_count)
+    assert row["files_kept"] == sel.files_kept_count
+    assert row["files_omitted"] == sel.files_omitted_count
     assert row["deliverables_count"] == 1 and row["context_files_total"] == 4
     assert row["artifact_substitutions_count"] == 1
     assert row["artifact_tokens_used_est"] == 6
@@ -96,7 +104,8 @@ def test_the_same_run_phase_and_outcome_is_one_row(tmp_path: Path) -> None:
     spanwise.shutdown()
     found = rows(home / "spanwise.db", "SELECT outcome, context_budget_cap_tokens FROM efficiency")
     assert sorted((r["outcome"], r["context_budget_cap_tokens"]) for r in found) == [
-        ("COMPLETE", 10_000), ("FAILED", 100),
+        ("COMPLETE", 10_000),
+        ("FAILED", 100),
     ]
 
 
@@ -144,8 +153,17 @@ def test_stats_total_average_and_count(tmp_path: Path, cache: EmbeddingCache) ->
     f = files()
     s1 = select_context(f, "cache", 100, run="r", phase="p1", embedder=e, cache=cache)
     s2 = select_context(f, "cache", 300, run="r", phase="p2", embedder=e, cache=cache)
-    s3 = select_context(f, "cache", 100, run="r", phase="p3", embedder=e, cache=cache,
-                        max_embedding_calls=0, artifacts={"docs/intro.md": "Intro."})
+    s3 = select_context(
+        f,
+        "cache",
+        100,
+        run="r",
+        phase="p3",
+        embedder=e,
+        cache=cache,
+        max_embedding_calls=0,
+        artifacts={"docs/intro.md": "Intro."},
+    )
     record_efficiency(s1, outcome="COMPLETE")
     record_efficiency(s2, outcome="COMPLETE")
     record_efficiency(s3, outcome="FAILED")

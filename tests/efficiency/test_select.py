@@ -27,7 +27,7 @@ def test_pinned_files_within_budget_leave_the_rest_for_ranked_files() -> None:
     f = sized(deliverable=40, a=30, b=30, c=30)
     sel = select_context(f, "x", 100, pinned=["deliverable.py"])
     assert sel.over_budget is False
-    assert list(sel.kept)[0] == "deliverable.py"
+    assert next(iter(sel.kept)) == "deliverable.py"
     assert sel.files_kept_count == 3
     assert sel.files_omitted_count == 1
     assert sel.used_tokens_est == 100

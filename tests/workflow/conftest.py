@@ -33,11 +33,16 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_spanwise(*args: str, cwd: Path | None = None, prefix: tuple[str, ...] = (),
-                 timeout: float = 120) -> CliResult:
+def run_spanwise(
+    *args: str, cwd: Path | None = None, prefix: tuple[str, ...] = (), timeout: float = 120
+) -> CliResult:
     """The installed ``spanwise`` command, in a subprocess (environment inherited)."""
     proc = subprocess.run(
-        [*prefix, SPANWISE, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        [*prefix, SPANWISE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
         check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
@@ -92,6 +97,24 @@ class PricedModel:
         yield f"priced: {prompt.prompt}"
 
 
+class DetailedModel:
+    """Reports usage the way llm's OpenAI plugin does: cached and reasoning tokens in
+    nested ``details``."""
+
+    model_id = "gpt-4o"
+    can_stream = True
+
+    def execute(self, prompt: Any, stream: bool, response: Any, conversation: Any = None) -> Any:
+        response.set_usage(input=2000, output=300, details=DETAILS)
+        yield "detailed"
+
+
+DETAILS = {
+    "prompt_tokens_details": {"cached_tokens": 1500},
+    "completion_tokens_details": {"reasoning_tokens": 100},
+}
+
+
 class NoUsageModel:
     """A plugin model that never reports usage."""
 
@@ -129,15 +152,18 @@ class BrokenModel:
 def _model_classes() -> list[type]:
     import llm
 
-    return [type(cls.__name__, (cls, llm.Model), {}) for cls in
-            (PricedModel, NoUsageModel, ScriptedModel, BrokenModel)]
+    return [
+        type(cls.__name__, (cls, llm.Model), {})
+        for cls in (PricedModel, DetailedModel, NoUsageModel, ScriptedModel, BrokenModel)
+    ]
 
 
 @pytest.fixture
 def test_models() -> Iterator[type[ScriptedModel]]:
     """Register the deterministic models with llm's plugin manager for one test."""
-    import llm
     from llm.plugins import pm
+
+    import llm
 
     classes = _model_classes()
     plugin = types.ModuleType("spanwise_test_models")

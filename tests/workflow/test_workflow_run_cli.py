@@ -34,15 +34,18 @@ def echo_usage(prompt: str) -> tuple[int, int]:
 
 
 def test_text_output_prints_the_result_and_collects_nothing(tmp_path: Path, home: Path) -> None:
-    flow = write_workflow(tmp_path, {
-        "name": "greet",
-        "inputs": {"who": {"default": "world"}},
-        "nodes": [
-            shell("hello", "printf 'hello %s' '${inputs.who}'"),
-            echo_llm("ask", "Say ${hello.stdout}"),
-        ],
-        "outputs": {"greeting": "${hello.stdout}"},
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "greet",
+            "inputs": {"who": {"default": "world"}},
+            "nodes": [
+                shell("hello", "printf 'hello %s' '${inputs.who}'"),
+                echo_llm("ask", "Say ${hello.stdout}"),
+            ],
+            "outputs": {"greeting": "${hello.stdout}"},
+        },
+    )
     result = run_spanwise("run", str(flow), "--param", "who=spanwise", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert result.stdout == "hello spanwise\n"
@@ -68,18 +71,26 @@ def test_no_flags_compiles_bare_nodes_and_flags_compile_the_wrapper_chain(tmp_pa
 
 def test_json_output_is_the_envelope(tmp_path: Path, home: Path) -> None:
     prompt = "summarize these words"
-    flow = write_workflow(tmp_path, {
-        "name": "one-llm",
-        "nodes": [shell("prep", "echo ready"), echo_llm("ask", prompt)],
-        "edges": [{"from": "prep", "to": "ask"}],
-        "outputs": {"answer": "${ask.model}"},
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "one-llm",
+            "nodes": [shell("prep", "echo ready"), echo_llm("ask", prompt)],
+            "edges": [{"from": "prep", "to": "ask"}],
+            "outputs": {"answer": "${ask.model}"},
+        },
+    )
     result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
     assert result.code == 0, result.stderr
     doc = result.json()
     assert list(doc)[:7] == [
-        "result", "is_error", "duration_ms", "duration_planner_ms", "total_cost_usd",
-        "num_nodes", "metrics",
+        "result",
+        "is_error",
+        "duration_ms",
+        "duration_planner_ms",
+        "total_cost_usd",
+        "num_nodes",
+        "metrics",
     ]
     assert doc["result"] == {"answer": "echo"}
     assert doc["is_error"] is False
@@ -108,17 +119,23 @@ def test_json_output_is_the_envelope(tmp_path: Path, home: Path) -> None:
 
 
 def test_node_timings_cover_every_node_including_the_failing_one(tmp_path: Path) -> None:
-    flow = write_workflow(tmp_path, {
-        "name": "fails",
-        "nodes": [
-            shell("first", "echo one"),
-            shell("slow", "sleep 0.05"),
-            shell("broken", "echo 'disk full' >&2; exit 3"),
-            shell("never", "echo unreachable"),
-        ],
-        "edges": [{"from": "first", "to": "slow"}, {"from": "slow", "to": "broken"},
-                  {"from": "broken", "to": "never"}],
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "fails",
+            "nodes": [
+                shell("first", "echo one"),
+                shell("slow", "sleep 0.05"),
+                shell("broken", "echo 'disk full' >&2; exit 3"),
+                shell("never", "echo unreachable"),
+            ],
+            "edges": [
+                {"from": "first", "to": "slow"},
+                {"from": "slow", "to": "broken"},
+                {"from": "broken", "to": "never"},
+            ],
+        },
+    )
     result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
     assert result.code == 1
     doc = result.json()
@@ -143,10 +160,13 @@ def test_failed_run_in_text_mode_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 def test_two_llm_nodes_are_both_counted(tmp_path: Path) -> None:
     prompts = ["first question here", "second, longer question is here"]
-    flow = write_workflow(tmp_path, {
-        "name": "two",
-        "nodes": [echo_llm("one", prompts[0]), echo_llm("two", prompts[1])],
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "two",
+            "nodes": [echo_llm("one", prompts[0]), echo_llm("two", prompts[1])],
+        },
+    )
     doc = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path).json()
     workflow = doc["metrics"]["workflow"]
     expected = [echo_usage(p) for p in prompts]
@@ -157,11 +177,14 @@ def test_two_llm_nodes_are_both_counted(tmp_path: Path) -> None:
 
 
 def test_priced_model_has_a_cost(tmp_path: Path, test_models: object) -> None:
-    flow = write_workflow(tmp_path, {
-        "name": "priced",
-        "nodes": [echo_llm("a", "one", "gpt-4o-mini"), echo_llm("b", "two", "gpt-4o-mini")],
-        "outputs": {"a": "${a.text}", "b": "${b.text}"},
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "priced",
+            "nodes": [echo_llm("a", "one", "gpt-4o-mini"), echo_llm("b", "two", "gpt-4o-mini")],
+            "outputs": {"a": "${a.text}", "b": "${b.text}"},
+        },
+    )
     result = run_cli("run", str(flow), "--output-format", "json")
     assert result.code == 0, result.stderr
     doc = result.json()
@@ -174,13 +197,33 @@ def test_priced_model_has_a_cost(tmp_path: Path, test_models: object) -> None:
     assert "unavailable_models" not in doc["metrics"]["total"]
 
 
+def test_cache_and_reasoning_tokens_appear_when_present(
+    tmp_path: Path, test_models: object
+) -> None:
+    flow = write_workflow(tmp_path, {"name": "d", "nodes": [echo_llm("a", "x", "gpt-4o")]})
+    doc = run_cli("run", str(flow), "--output-format", "json").json()
+    for section in (doc["metrics"]["workflow"], doc["metrics"]["total"]):
+        assert section["cache_read_tokens"] == 1500
+        assert section["reasoning_tokens"] == 100
+        assert "cache_write_tokens" not in section
+    assert doc["total_cost_usd"] > 0
+    plain = write_workflow(tmp_path, {"name": "p", "nodes": [echo_llm("a", "x", "gpt-4o-mini")]})
+    assert (
+        "cache_read_tokens"
+        not in run_cli("run", str(plain), "--output-format", "json").json()["metrics"]["total"]
+    )
+
+
 def test_an_unpriced_model_makes_the_total_null_with_a_partial_cost(
     tmp_path: Path, test_models: object
 ) -> None:
-    flow = write_workflow(tmp_path, {
-        "name": "mixed",
-        "nodes": [echo_llm("priced", "one", "gpt-4o-mini"), echo_llm("local", "two words")],
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "mixed",
+            "nodes": [echo_llm("priced", "one", "gpt-4o-mini"), echo_llm("local", "two words")],
+        },
+    )
     doc = run_cli("run", str(flow), "--output-format", "json").json()
     assert doc["total_cost_usd"] is None
     assert doc["pricing_available"] is False
@@ -203,11 +246,19 @@ def test_no_llm_nodes_cost_zero(tmp_path: Path) -> None:
     assert "pricing_available" not in doc
 
 
-def test_a_call_without_usage_is_skipped_in_aggregation(tmp_path: Path, test_models: object) -> None:
-    flow = write_workflow(tmp_path, {
-        "name": "no-usage",
-        "nodes": [echo_llm("silent", "hello", "no-usage"), echo_llm("priced", "hi", "gpt-4o-mini")],
-    })
+def test_a_call_without_usage_is_skipped_in_aggregation(
+    tmp_path: Path, test_models: object
+) -> None:
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "no-usage",
+            "nodes": [
+                echo_llm("silent", "hello", "no-usage"),
+                echo_llm("priced", "hi", "gpt-4o-mini"),
+            ],
+        },
+    )
     doc = run_cli("run", str(flow), "--output-format", "json").json()
     workflow = doc["metrics"]["workflow"]
     assert workflow["llm_calls"] == 2
@@ -220,11 +271,14 @@ def test_a_call_without_usage_is_skipped_in_aggregation(tmp_path: Path, test_mod
 
 
 def test_json_output_of_a_failed_run_still_carries_metrics(tmp_path: Path) -> None:
-    flow = write_workflow(tmp_path, {
-        "name": "half",
-        "nodes": [echo_llm("ask", "what went wrong"), shell("fail", "exit 2")],
-        "edges": [{"from": "ask", "to": "fail"}],
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "half",
+            "nodes": [echo_llm("ask", "what went wrong"), shell("fail", "exit 2")],
+            "edges": [{"from": "ask", "to": "fail"}],
+        },
+    )
     result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
     assert result.code == 1
     doc = result.json()
@@ -240,19 +294,39 @@ def test_json_output_of_a_failed_run_still_carries_metrics(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("{ not json", "flow.json: not valid JSON (Expecting property name enclosed in double "
-                       "quotes at line 1 column 3)"),
-        ({"name": "x", "nodes": [{"id": "a", "type": "shel", "params": {"command": "ls"}}]},
-         "node 'a': unknown node type 'shel' (did you mean 'shell'?)"),
-        ({"name": "x", "nodes": [{"id": "a", "type": "shell", "params": {}}]},
-         "node 'a' (shell): missing parameter 'command'"),
-        ({"name": "x", "nodes": [shell("a", "ls"), shell("b", "ls"), shell("c", "ls")],
-          "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}, {"from": "c", "to": "b"}]},
-         "node 'b': cycle b → c → b"),
-        ({"name": "x", "nodes": [shell("a", "ls")], "edges": [{"from": "a", "to": "ghost"}]},
-         "edge a → ghost: node 'ghost' does not exist"),
-        ({"name": "x", "nodes": [shell("a", "cat ${missing.stdout}")]},
-         "node 'a': template ${missing.stdout} in 'command' refers to unknown node 'missing'"),
+        (
+            "{ not json",
+            "flow.json: not valid JSON (Expecting property name enclosed in double "
+            "quotes at line 1 column 3)",
+        ),
+        (
+            {"name": "x", "nodes": [{"id": "a", "type": "shel", "params": {"command": "ls"}}]},
+            "node 'a': unknown node type 'shel' (did you mean 'shell'?)",
+        ),
+        (
+            {"name": "x", "nodes": [{"id": "a", "type": "shell", "params": {}}]},
+            "node 'a' (shell): missing parameter 'command'",
+        ),
+        (
+            {
+                "name": "x",
+                "nodes": [shell("a", "ls"), shell("b", "ls"), shell("c", "ls")],
+                "edges": [
+                    {"from": "a", "to": "b"},
+                    {"from": "b", "to": "c"},
+                    {"from": "c", "to": "b"},
+                ],
+            },
+            "node 'b': cycle b → c → b",
+        ),
+        (
+            {"name": "x", "nodes": [shell("a", "ls")], "edges": [{"from": "a", "to": "ghost"}]},
+            "edge a → ghost: node 'ghost' does not exist",
+        ),
+        (
+            {"name": "x", "nodes": [shell("a", "cat ${missing.stdout}")]},
+            "node 'a': template ${missing.stdout} in 'command' refers to unknown node 'missing'",
+        ),
     ],
     ids=["malformed-json", "unknown-type", "missing-param", "cycle", "edge-to-missing", "template"],
 )
@@ -268,8 +342,14 @@ def test_an_invalid_workflow_is_one_line_and_a_non_zero_exit(
 
 
 def test_unknown_param_and_missing_file_are_one_line(tmp_path: Path) -> None:
-    flow = write_workflow(tmp_path, {"name": "x", "inputs": {"a": {"required": True}},
-                                     "nodes": [shell("n", "echo ${inputs.a}")]})
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "x",
+            "inputs": {"a": {"required": True}},
+            "nodes": [shell("n", "echo ${inputs.a}")],
+        },
+    )
     missing = run_cli("run", str(flow))
     assert missing.code == 1
     assert missing.stderr == "Error: missing input 'a': pass --param a=VALUE\n"

@@ -22,6 +22,12 @@ COMMAND_MODULES = [
     "spanwise.cli.plan",
     "spanwise.cli.serve",
     "spanwise.cli.retention",
+    "spanwise.cli.errors",
+    "spanwise.cli.locks",
+    "spanwise.cli.perf",
+    "spanwise.cli.compare",
+    "spanwise.cli.prices",
+    "spanwise.cli.autoinstrument",
 ]
 
 

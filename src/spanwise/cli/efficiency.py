@@ -16,14 +16,23 @@ from spanwise.cli._common import (
     store_option,
 )
 
+SHORT_REASONS = {"disabled": "off", "cap_exceeded": "cap", "embedder_error": "error"}
+
 
 def fmt_ratio(part: float, whole: float) -> str:
     return f"{part / whole:.0%}" if whole else "-"
 
 
-def fmt_hit_rate(hits: int, misses: int) -> str:
+def fmt_tokens(used: int, cap: int, over: bool = False) -> str:
+    text = f"{fmt_int(used)}/{fmt_int(cap)} {fmt_ratio(used, cap)}"
+    return text + (" [red]over[/]" if over else "")
+
+
+def fmt_hit_rate(hits: int, misses: int, detail: bool = False) -> str:
     looked = hits + misses
-    return f"{hits / looked:.0%} ({hits}/{looked})" if looked else "-"
+    if not looked:
+        return "-"
+    return f"{hits / looked:.0%}" + (f" ({hits}/{looked})" if detail else "")
 
 
 def fmt_calls(calls: int, cap: int | None) -> str:
@@ -33,28 +42,40 @@ def fmt_calls(calls: int, cap: int | None) -> str:
 
 
 def fmt_mode(mode: str, fallback: str | None) -> str:
-    return f"{mode} ({fallback})" if fallback else mode
+    return f"{mode} ({SHORT_REASONS.get(fallback, fallback)})" if fallback else mode
+
+
+def fmt_counts(counts: dict[str, int], short: bool = False) -> str:
+    names = SHORT_REASONS if short else {}
+    return ", ".join(f"{names.get(k, k)} {v}" for k, v in sorted(counts.items())) or "-"
+
+
+def _table(columns: tuple[str, ...], left: tuple[str, ...]) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
 
 
 def _phase_table(rows: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for col in ("phase", "outcome", "mode", "used/cap", "util", "kept", "omitted", "artifacts",
-                "avoided", "cache hits", "calls"):
-        table.add_column(col, justify="left" if col in ("phase", "outcome", "mode") else "right")
+    table = _table(
+        ("phase", "outcome", "mode", "tokens used/cap", "kept", "saved", "cache", "calls"),
+        ("phase", "outcome", "mode"),
+    )
     for r in rows:
-        used, cap = r["context_budget_selected_tokens_est"], r["context_budget_cap_tokens"]
-        over = " [red]over[/]" if r["over_budget"] else ""
+        kept, omitted = r["files_kept"], r["files_omitted"]
         table.add_row(
             str(r["phase_id"]),
             str(r["outcome"]),
             fmt_mode(r["budget_mode"], r["fallback_reason"]),
-            f"{fmt_int(used)}/{fmt_int(cap)}",
-            fmt_ratio(used, cap) + over,
-            str(r["files_kept"]),
-            str(r["files_omitted"]),
-            str(r["artifact_substitutions_count"]),
+            fmt_tokens(
+                r["context_budget_selected_tokens_est"],
+                r["context_budget_cap_tokens"],
+                bool(r["over_budget"]),
+            ),
+            f"{kept}/{kept + omitted}",
             fmt_int(r["fullfile_tokens_avoided_est"]),
             fmt_hit_rate(r["embedding_cache_hits"], r["embedding_cache_misses"]),
             fmt_calls(r["embedding_calls_made"], r["embedding_cap_value"]),
@@ -62,57 +83,73 @@ def _phase_table(rows: list[dict[str, Any]]) -> Any:
     return table
 
 
-def _run_line(stats: dict[str, Any]) -> str:
+def _run_summary(stats: dict[str, Any]) -> str:
     used, cap = stats["total_budget_selected_tokens_est"], stats["total_budget_cap_tokens"]
     hits, misses = stats["total_embedding_cache_hits"], stats["total_embedding_cache_misses"]
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(stats["outcome_counts"].items())) or "-"
-    return (
-        f"run {stats['run_id']}: {stats['total_phases']} phase records, "
-        f"{fmt_int(used)}/{fmt_int(cap)} tokens ({fmt_ratio(used, cap)} of budget), "
-        f"{fmt_int(stats['total_fullfile_tokens_avoided_est'])} tokens avoided by "
-        f"{stats['total_artifact_substitutions']} artifacts, cache hit rate "
-        f"{fmt_hit_rate(hits, misses)}, {stats['total_embedding_calls']} embedding calls, "
-        f"semantic {stats['semantic_mode_count']} / lexical {stats['lexical_mode_count']}; "
-        f"outcomes: {outcomes}"
+    subs = stats["total_artifact_substitutions"]
+    over = stats["over_budget_count"]
+    return "\n".join(
+        [
+            f"run {stats['run_id']}: {stats['total_phases']} phase records, "
+            f"semantic {stats['semantic_mode_count']} / lexical {stats['lexical_mode_count']}",
+            f"  outcomes: {fmt_counts(stats['outcome_counts'])}",
+            f"  budget: {fmt_int(used)}/{fmt_int(cap)} tokens selected ({fmt_ratio(used, cap)})"
+            + (f", pinned files over budget in {over}" if over else ""),
+            f"  artifacts: {subs} substitution{'s' if subs != 1 else ''}, "
+            f"{fmt_int(stats['total_fullfile_tokens_avoided_est'])} tokens avoided",
+            f"  embeddings: cache hit rate {fmt_hit_rate(hits, misses, detail=True)}, "
+            f"{stats['total_embedding_calls']} calls; "
+            f"fallbacks: {fmt_counts(stats['fallback_reason_counts'])}",
+        ]
     )
 
 
 def _runs_table(all_stats: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for col in ("run", "phases", "semantic", "lexical", "used/cap", "util", "avoided", "artifacts",
-                "cache hits", "calls", "fallbacks", "outcomes"):
-        left = col in ("run", "fallbacks", "outcomes")
-        table.add_column(col, justify="left" if left else "right")
+    table = _table(
+        (
+            "run",
+            "phases",
+            "sem/lex",
+            "tokens used/cap",
+            "saved",
+            "cache",
+            "calls",
+            "fallbacks",
+            "outcomes",
+        ),
+        ("run", "fallbacks", "outcomes"),
+    )
     for s in all_stats:
-        used, cap = s["total_budget_selected_tokens_est"], s["total_budget_cap_tokens"]
         table.add_row(
             str(s["run_id"]),
             str(s["total_phases"]),
-            str(s["semantic_mode_count"]),
-            str(s["lexical_mode_count"]),
-            f"{fmt_int(used)}/{fmt_int(cap)}",
-            fmt_ratio(used, cap),
+            f"{s['semantic_mode_count']}/{s['lexical_mode_count']}",
+            fmt_tokens(s["total_budget_selected_tokens_est"], s["total_budget_cap_tokens"]),
             fmt_int(s["total_fullfile_tokens_avoided_est"]),
-            str(s["total_artifact_substitutions"]),
             fmt_hit_rate(s["total_embedding_cache_hits"], s["total_embedding_cache_misses"]),
             str(s["total_embedding_calls"]),
-            ", ".join(f"{k} {v}" for k, v in sorted(s["fallback_reason_counts"].items())) or "-",
-            ", ".join(f"{k} {v}" for k, v in sorted(s["outcome_counts"].items())) or "-",
+            fmt_counts(s["fallback_reason_counts"], short=True),
+            fmt_counts(s["outcome_counts"]),
         )
     return table
 
 
 @click.command("efficiency")
 @click.option("--run", "run_id", help="One run: its phases and totals.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
-              help="How many recent runs to list.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many recent runs to list.",
+)
 @json_option
 @store_option
 def efficiency_cmd(run_id: str | None, limit: int, as_json: bool, store_url: str | None) -> None:
-    """Token efficiency per run, or per phase of one run: budget used and its
-    utilization, tokens avoided by artifacts, embedding cache hit rate and calls."""
+    """Token efficiency per run, or per phase of one run: tokens selected against the
+    budget (utilization), tokens saved by artifacts, embedding cache hit rate, embedding
+    calls against the per-phase cap, and why ranking fell back to lexical
+    (off = cap 0, cap = cap exceeded, error = embedder failed)."""
     from spanwise.efficiency._store import phase_rows, recent_runs, stats_from_rows
 
     db = open_store(store_url)
@@ -126,7 +163,7 @@ def efficiency_cmd(run_id: str | None, limit: int, as_json: bool, store_url: str
             print_json({"run": stats, "phases": rows})
             return
         out.print(_phase_table(rows))
-        out.print(_run_line(stats))
+        out.print(_run_summary(stats), highlight=False)
         return
     all_stats = [stats_from_rows(r, phase_rows(db, r)) for r in recent_runs(db, limit)]
     if as_json:

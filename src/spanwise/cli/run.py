@@ -235,7 +235,11 @@ def _print(job: Job, outcome: Outcome, doc: dict[str, Any] | None, output_format
     if outcome.result is None and job.save is not None:
         return
     out = console()
-    out.file.write(result_text(outcome.value) + "\n")
+    if outcome.result is None:  # planned, not run: the workflow itself
+        text = json.dumps(outcome.value, indent=2, ensure_ascii=False)
+    else:
+        text = result_text(outcome.value)
+    out.file.write(text + "\n")
     out.file.flush()
 
 

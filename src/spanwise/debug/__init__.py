@@ -7,14 +7,16 @@ wrappers call straight through. Importing this package uses the standard library
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from spanwise._setup import PIPELINE_EXTENSIONS
 from spanwise.debug._asynclock import AsyncLock
-from spanwise.debug._errors import capture_errors, capture_exception
 from spanwise.debug._filelock import FileLock
 from spanwise.debug._locks import Lock, RLock, instrument_lock
-from spanwise.debug._state import track_state
+
+if TYPE_CHECKING:
+    from spanwise.debug._state import StateTracker
 
 __all__ = [
     "AsyncLock",
@@ -26,6 +28,34 @@ __all__ = [
     "instrument_lock",
     "track_state",
 ]
+
+
+# The error and state modules (and the safe repr under them) load on first use, so
+# ``import spanwise`` stays light.
+
+
+def capture_errors(fn: Any = None, /, *, state: Any = None, name: str | None = None) -> Any:
+    """Capture an error report with the failing frame's variables: ``@capture_errors``,
+    ``@capture_errors(state=load_state)``, ``@capture_errors(state="state.json")``,
+    ``with capture_errors(state=…):`` or ``async with``. See ``spanwise.debug._errors``."""
+    from spanwise.debug._errors import capture_errors as impl
+
+    return impl(fn, state=state, name=name)
+
+
+def capture_exception(exc: BaseException, state: Any = None) -> dict[str, Any] | None:
+    """Record an error report for ``exc`` now (trace mode only); returns the report."""
+    from spanwise.debug._errors import capture_exception as impl
+
+    return impl(exc, state)
+
+
+def track_state(label: str, get_state: Callable[[], Any]) -> StateTracker:
+    """``with spanwise.track_state("session", get_state):`` records bounded before/after
+    snapshots of ``get_state()`` and the change between them as a JSON Patch."""
+    from spanwise.debug._state import StateTracker
+
+    return StateTracker(label, get_state)
 
 
 def _pipeline_extension(settings: Any) -> Any:

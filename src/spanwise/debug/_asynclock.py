@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from spanwise._runtime import RT
 from spanwise._span import current
@@ -31,7 +32,7 @@ def _party() -> Any:
 class _Watch:
     """Runs the deadlock check for a waiting task every CHECK_INTERVAL_S."""
 
-    __slots__ = ("loop", "party", "handle")
+    __slots__ = ("handle", "loop", "party")
 
     def __init__(self, loop: Any, party: Any) -> None:
         self.loop = loop
@@ -52,12 +53,26 @@ class AsyncLock:
 
     kind = "asyncio"
     reentrant = False
-    __slots__ = ("name", "_raw", "_aenter", "_aexit", "acquire", "release", "_owner",
-                 "_span", "_req", "_acq", "_announced", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_acq",
+        "_aenter",
+        "_aexit",
+        "_announced",
+        "_owner",
+        "_raw",
+        "_req",
+        "_span",
+        "acquire",
+        "name",
+        "release",
+    )
 
     if TYPE_CHECKING:
         acquire: Callable[..., Any]
         release: Callable[[], None]
+        _aenter: Callable[..., Any]
+        _aexit: Callable[..., Any]
 
         async def __aenter__(self) -> bool: ...
 

@@ -16,6 +16,7 @@ while waiting on a user lock.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -33,7 +34,7 @@ MAX_CHAIN = 64
 class Wait:
     """What a blocked party is waiting for."""
 
-    __slots__ = ("lock", "span", "since_ns", "operation")
+    __slots__ = ("lock", "operation", "since_ns", "span")
 
     def __init__(self, lock: Any, span: Any, since_ns: int, operation: str | None) -> None:
         self.lock = lock
@@ -116,7 +117,8 @@ def describe_party(party: Any) -> dict[str, Any]:
 
 def _report_deadlock(cycle: list[Any]) -> None:
     waits = [WAITING.get(p) for p in cycle]
-    key = ("deadlock", frozenset((p, id(w.lock) if w else 0) for p, w in zip(cycle, waits)))
+    pairs = zip(cycle, waits, strict=True)
+    key = ("deadlock", frozenset((p, id(w.lock) if w else 0) for p, w in pairs))
     with _lock:
         if key in _reported:
             return
@@ -158,7 +160,7 @@ def note_order(held: Any, taken: Any) -> None:
                 return
             _reported.add(key)
             other = [{"held": x, "taken": y, "stack": EDGES.get((x, y), [])}
-                     for x, y in zip(path, path[1:])]
+                     for x, y in itertools.pairwise(path)]
         _report_inversion(a, b, site, path, other, taken)
     except Exception as exc:  # noqa: BLE001
         _internal.report("locks.order", exc)
@@ -229,7 +231,7 @@ def task_stack(task: Any, limit: int = 40) -> list[dict[str, Any]]:
     """The await chain of a suspended task, outermost first."""
     from spanwise.debug._frames import frame_info
 
-    out = []
+    out: list[dict[str, Any]] = []
     try:
         coro = task.get_coro()
         while coro is not None and len(out) < limit:

@@ -23,8 +23,10 @@ import inspect
 import os
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from spanwise import _internal
 from spanwise._runtime import RT
@@ -165,7 +167,7 @@ def _ensure_span(name: str) -> tuple[Any, bool]:
 
 
 def build_report(exc: BaseException, state: StateSource = None, span: Any = None) -> dict[str, Any]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from spanwise._ids import format_span_id, format_trace_id
     from spanwise.debug._saferepr import LOCALS_LIMITS, Budget, Walker
@@ -173,7 +175,7 @@ def build_report(exc: BaseException, state: StateSource = None, span: Any = None
     walker = Walker(LOCALS_LIMITS, Budget(MAX_REPORT_CHARS))
     main = _exception_data(exc, walker)
     chain = _chain(exc, walker)
-    inner = next((f for f in reversed(main["frames"]) if "file" in f), {})
+    inner: dict[str, Any] = next((f for f in reversed(main["frames"]) if "file" in f), {})
     now = RT.now_ns()
     thread, task = _where()
     return {
@@ -183,7 +185,7 @@ def build_report(exc: BaseException, state: StateSource = None, span: Any = None
         "span_name": span.name if span is not None else None,
         "session": RT.session,
         "time_ns": now,
-        "timestamp": datetime.fromtimestamp(now / 1e9, timezone.utc).isoformat(),
+        "timestamp": datetime.fromtimestamp(now / 1e9, UTC).isoformat(),
         "pid": os.getpid(),
         "thread": thread,
         "task": task,

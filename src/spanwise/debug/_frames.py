@@ -83,7 +83,7 @@ def describe_traceback(
         frames = frames[:HEAD_FRAMES] + frames[HEAD_FRAMES + omitted :]
     out = [frame_info(f, line) for f, line in frames]
     if with_locals:
-        for info, (frame, _) in zip(reversed(out), reversed(frames)):
+        for info, (frame, _) in zip(reversed(out), reversed(frames), strict=True):
             info["locals"] = frame_locals(frame, walker)
     if omitted:
         out.insert(HEAD_FRAMES, {"omitted_frames": omitted})
@@ -92,7 +92,7 @@ def describe_traceback(
 
 def live_stack(frame: FrameType | None, limit: int = 40) -> list[dict[str, Any]]:
     """A running stack from its outermost frame to ``frame`` (no locals)."""
-    chain = []
+    chain: list[dict[str, Any]] = []
     while frame is not None and len(chain) < limit:
         if not frame.f_globals.get("__name__", "").startswith("spanwise.debug."):
             chain.append(frame_info(frame, frame.f_lineno or 0))

@@ -20,8 +20,9 @@ import itertools
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from spanwise._runtime import RT
 from spanwise._span import current
@@ -97,12 +98,27 @@ class _ThreadLock:
 
     kind = "thread"
     reentrant = False
-    __slots__ = ("name", "_raw", "_enter", "_exit", "acquire", "release", "_owner", "_span",
-                 "_req", "_acq", "_announced", "_depth", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_acq",
+        "_announced",
+        "_depth",
+        "_enter",
+        "_exit",
+        "_owner",
+        "_raw",
+        "_req",
+        "_span",
+        "acquire",
+        "name",
+        "release",
+    )
 
     if TYPE_CHECKING:
         acquire: Callable[..., bool]
-        release: Callable[[], None]
+        release: Callable[..., None]
+        _enter: Callable[..., bool]
+        _exit: Callable[..., None]
 
         def __enter__(self) -> bool: ...
 

@@ -46,7 +46,7 @@ class ErrorRecord:
     """One captured exception; ``report`` is the dict attached to the exception."""
 
     record_type = "error"
-    __slots__ = ("report", "llm_calls")
+    __slots__ = ("llm_calls", "report")
 
     def __init__(self, report: dict[str, Any]) -> None:
         self.report = report
@@ -68,6 +68,8 @@ class LockEvent:
 
     record_type = "lock_event"
     __slots__ = LOCK_EVENT_FIELDS
+    pid: int | None
+    level: str | None
 
     def __init__(self, **fields: Any) -> None:
         for name in LOCK_EVENT_FIELDS:
@@ -94,8 +96,18 @@ class LockAcquisition:
     (contended acquisitions announce them at once, so a stuck waiter shows up)."""
 
     record_type = "lock_event"
-    __slots__ = ("lock", "req_ns", "acq_ns", "rel_ns", "ident", "task", "span", "seq",
-                 "announced", "details")
+    __slots__ = (
+        "acq_ns",
+        "announced",
+        "details",
+        "ident",
+        "lock",
+        "rel_ns",
+        "req_ns",
+        "seq",
+        "span",
+        "task",
+    )
 
     def __init__(
         self, lock: Any, req_ns: int, acq_ns: int, rel_ns: int, ident: int | None,
@@ -145,8 +157,20 @@ class StateDiff:
     """Before/after snapshots of one ``track_state`` block and the JSON Patch between."""
 
     record_type = "state_diff"
-    __slots__ = ("label", "trace_id", "span_id", "time_ns", "duration_ns", "before", "after",
-                 "patch", "truncated", "status", "error_type", "pid")
+    __slots__ = (
+        "after",
+        "before",
+        "duration_ns",
+        "error_type",
+        "label",
+        "patch",
+        "pid",
+        "span_id",
+        "status",
+        "time_ns",
+        "trace_id",
+        "truncated",
+    )
 
     def __init__(self, **fields: Any) -> None:
         for name in self.__slots__:

@@ -94,7 +94,7 @@ def _guarded_repr(obj: Any) -> str:
 class Walker:
     """Turns values into bounded JSON-ready data under one ``Budget``."""
 
-    __slots__ = ("limits", "budget", "_path")
+    __slots__ = ("_path", "budget", "limits")
 
     def __init__(self, limits: Limits = LOCALS_LIMITS, budget: Budget | None = None) -> None:
         self.limits = limits
@@ -247,7 +247,7 @@ class Walker:
 
 def _default_repr(cls: type) -> bool:
     try:
-        return cls.__repr__ is object.__repr__
+        return getattr(cls, "__repr__", None) is object.__repr__
     except Exception:  # noqa: BLE001
         return False
 

@@ -9,7 +9,8 @@ raised into the program. Off unless spanwise is in trace mode.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from spanwise import _internal
 from spanwise._redact import redact
@@ -48,7 +49,8 @@ class StateTracker:
         try:
             value = self.get_state()
         except Exception as exc:  # noqa: BLE001 - the user's getter failing is data
-            return {"__error__": f"get_state raised {type(exc).__name__}: {safe_repr(exc, 500)}"}, False
+            error = f"get_state raised {type(exc).__name__}: {safe_repr(exc, 500)}"
+            return {"__error__": error}, False
         return snapshot(value)
 
     def __enter__(self) -> StateTracker:

@@ -3,7 +3,8 @@ migration ``0010_debug``). Snapshots go to ``blobs`` by content hash."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from spanwise._runtime import RT
 from spanwise.debug._records import LOCK_EVENT_FIELDS

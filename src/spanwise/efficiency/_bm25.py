@@ -43,8 +43,10 @@ def fold(term: str) -> str:
     """Light plural folding: queries → query, classes → class, files → file."""
     if len(term) > 4 and term.endswith("ies"):
         return term[:-3] + "y"
-    if len(term) > 4 and term.endswith(("sses", "xes", "ches", "shes")):
+    if len(term) > 4 and term.endswith(("sses", "xes", "shes")):
         return term[:-2]
+    if len(term) > 5 and term.endswith("ches") and term[-5] not in "aeiou":
+        return term[:-2]  # matches → match, but caches → cache
     if len(term) > 3 and term.endswith("s") and not term.endswith(("ss", "us", "is")):
         return term[:-1]
     return term
@@ -147,7 +149,5 @@ def bm25_scores(docs: Mapping[str, str], query: str) -> dict[str, float]:
     idf = [math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
     for path, counts in tfs.items():
         norm = K1 * (1.0 - B + B * lengths[path] / avg_len)
-        scores[path] = sum(
-            idf[k] * c * (K1 + 1.0) / (c + norm) for k, c in enumerate(counts) if c
-        )
+        scores[path] = sum(idf[k] * c * (K1 + 1.0) / (c + norm) for k, c in enumerate(counts) if c)
     return scores

@@ -131,7 +131,9 @@ class EmbeddingCache:
         # parent's POSIX locks.
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False,
+            str(self.path),
+            isolation_level=None,
+            check_same_thread=False,
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -218,7 +220,12 @@ class EmbeddingCache:
             for name, value in conn.execute("SELECT name, value FROM counters"):
                 lifetime[name] = value
             return CacheStats(
-                self.hits, self.misses, self.stores, self.evictions, size, self.max_entries,
+                self.hits,
+                self.misses,
+                self.stores,
+                self.evictions,
+                size,
+                self.max_entries,
                 lifetime,
             )
 

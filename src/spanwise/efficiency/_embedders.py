@@ -198,8 +198,11 @@ class LocalEmbedder:
 
     def __call__(self, texts: list[str]) -> list[list[float]]:
         vectors = self.load().encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True,
-            show_progress_bar=False, convert_to_numpy=True,
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
         )
         result: list[list[float]] = vectors.tolist()
         return result

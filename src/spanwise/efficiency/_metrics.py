@@ -117,8 +117,10 @@ def _current_trace_hex() -> str | None:
 def _check_id(name: str, value: str | None) -> None:
     if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
         hint = " (pass run=… or call inside a span)" if name == "run" else ""
-        raise ValueError(f"{name} must be a non-empty string of at most {MAX_ID_CHARS} chars, "
-                         f"not {value!r}{hint}")
+        raise ValueError(
+            f"{name} must be a non-empty string of at most {MAX_ID_CHARS} chars, "
+            f"not {value!r}{hint}"
+        )
 
 
 def _emit(record: EfficiencyRecord) -> EfficiencyRecord:
@@ -143,4 +145,3 @@ def _emit(record: EfficiencyRecord) -> EfficiencyRecord:
     if rt.mode == "trace" and emit is not None:
         emit(linked)
     return linked
-

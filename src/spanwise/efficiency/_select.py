@@ -151,7 +151,11 @@ def select_context(
             scores = bm25_scores({p: files[p] for p in rest}, query) if rest else {}
         order = _order(rest, candidates, scores, priorities or {})
         selection = _fill(
-            candidates, pinned_paths, order, scores, budget_tokens,
+            candidates,
+            pinned_paths,
+            order,
+            scores,
+            budget_tokens,
             mode=mode,
             semantic=semantic,
             cap=cap,
@@ -213,7 +217,11 @@ def _rank(
         return SemanticResult({}, None, cap=cap)
     store = None if cache is False else (cache if cache is not None else default_cache())
     return rank_semantic(
-        {p: files[p] for p in rest}, query, embedder, store, cap,
+        {p: files[p] for p in rest},
+        query,
+        embedder,
+        store,
+        cap,
         (run, phase) if phase is not None else None,
     )
 

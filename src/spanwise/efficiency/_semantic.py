@@ -89,8 +89,11 @@ class _PhaseCalls:
             if run is None and phase is None:
                 self._calls.clear()
                 return
-            for key in [k for k in self._calls if (run is None or k[0] == run)
-                        and (phase is None or k[1] == phase)]:
+            for key in [
+                k
+                for k in self._calls
+                if (run is None or k[0] == run) and (phase is None or k[1] == phase)
+            ]:
                 del self._calls[key]
 
 
@@ -162,9 +165,7 @@ def rank_semantic(
             fresh.append((keys[path], vector))
     _store(cache, fresh)
     query_vector = _normalized(vectors[QUERY_PATH])
-    result.scores = {
-        path: _dot(query_vector, _normalized(vectors[path])) for path in candidates
-    }
+    result.scores = {path: _dot(query_vector, _normalized(vectors[path])) for path in candidates}
     return result
 
 

@@ -15,12 +15,28 @@ from typing import Any
 from spanwise.store._exporter import register_writer
 
 COLUMNS = (
-    "run_id", "phase_id", "outcome", "budget_mode", "context_budget_cap_tokens",
-    "context_budget_selected_tokens_est", "files_kept", "files_omitted", "deliverables_count",
-    "context_files_total", "over_budget", "artifact_substitutions_count",
-    "artifact_tokens_used_est", "fullfile_tokens_avoided_est", "substituted_paths",
-    "embedding_cache_hits", "embedding_cache_misses", "embedding_calls_made",
-    "embedding_cap_value", "fallback_reason", "trace_id", "span_id",
+    "run_id",
+    "phase_id",
+    "outcome",
+    "budget_mode",
+    "context_budget_cap_tokens",
+    "context_budget_selected_tokens_est",
+    "files_kept",
+    "files_omitted",
+    "deliverables_count",
+    "context_files_total",
+    "over_budget",
+    "artifact_substitutions_count",
+    "artifact_tokens_used_est",
+    "fullfile_tokens_avoided_est",
+    "substituted_paths",
+    "embedding_cache_hits",
+    "embedding_cache_misses",
+    "embedding_calls_made",
+    "embedding_cap_value",
+    "fallback_reason",
+    "trace_id",
+    "span_id",
 )
 _KEY = ("run_id", "phase_id", "outcome")
 

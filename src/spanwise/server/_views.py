@@ -46,7 +46,10 @@ def trace_detail(db: Database, trace_id: str) -> dict[str, Any]:
     trace["duration_ns"] = trace["end_ns"] - trace["start_ns"]
     result: dict[str, Any] = {"trace": trace, "spans": dq.waterfall_spans(db, full_id)}
     for table in FEATURE_TABLES:
-        rows = dq.trace_records(db, table, full_id)
+        if table == "lock_events":
+            rows = dq.trace_lock_events(db, full_id, trace["start_ns"], trace["end_ns"])
+        else:
+            rows = dq.trace_records(db, table, full_id)
         result[table] = None if rows is None else _decode_rows(db, rows)
     return result
 

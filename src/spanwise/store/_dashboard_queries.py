@@ -221,6 +221,22 @@ def trace_records(
     )
 
 
+def trace_lock_events(
+    db: Database, trace_id: str, start_ns: int, end_ns: int, *, limit: int = 2000
+) -> list[dict[str, Any]] | None:
+    """Lock events of a trace, plus those recorded outside any span (threads started in
+    the trace do not inherit it) by the trace's processes while it ran."""
+    columns = table_columns(db, "lock_events")
+    if not {"trace_id", "time_ns", "pid"} <= set(columns):
+        return trace_records(db, "lock_events", trace_id, limit=limit)
+    return db.query_dicts(
+        "SELECT * FROM lock_events WHERE trace_id = ? OR (trace_id IS NULL "
+        "AND time_ns >= ? AND time_ns <= ? AND pid IN "
+        "(SELECT DISTINCT pid FROM spans WHERE trace_id = ?)) ORDER BY time_ns LIMIT ?",
+        (trace_id, start_ns, end_ns, trace_id, limit),
+    )
+
+
 # -- aggregates ----------------------------------------------------------------------------
 def cost_over_time(db: Database, since_ns: int | None, bucket_ns: int) -> list[dict[str, Any]]:
     """LLM cost per time bucket and model. ``bucket`` is the bucket's start in epoch ns."""

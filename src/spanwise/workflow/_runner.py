@@ -123,11 +123,14 @@ def describe(exc: BaseException) -> str:
 
 
 def result_text(outputs: Any) -> str:
-    """The result as a person reads it: one output's value, or ``name: value`` lines."""
+    """The result as a person reads it: one output's value, or ``name: value`` lines
+    (without the trailing newline a command's output usually ends with)."""
     import json
 
     def text(value: Any) -> str:
-        return value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+        if isinstance(value, str):
+            return value.rstrip("\n")
+        return json.dumps(value, indent=2, default=str)
 
     if isinstance(outputs, dict) and len(outputs) == 1:
         return text(next(iter(outputs.values())))
