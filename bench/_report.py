@@ -6,7 +6,7 @@ import os
 import platform
 import re
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -34,7 +34,7 @@ def machine() -> str:
 
 
 def stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def write_section(key: str, title: str, body: str) -> None:
@@ -45,7 +45,9 @@ def write_section(key: str, title: str, body: str) -> None:
         f"<!-- bench:{key} -->\n## {title}\n\n"
         f"Measured {stamp()} on {machine()}.\n\n{body.strip()}\n<!-- /bench:{key} -->"
     )
-    pattern = re.compile(rf"<!-- bench:{re.escape(key)} -->.*?<!-- /bench:{re.escape(key)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(key)} -->.*?<!-- /bench:{re.escape(key)} -->", re.S
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text)
     else:

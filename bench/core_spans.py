@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import git_rev, write_section  # noqa: E402
+from _report import git_rev, write_section
 
 QUICK = "--quick" in sys.argv
 ROUNDS = 7 if QUICK else 15
@@ -98,7 +98,10 @@ def run_peer(code: str) -> dict[str, object] | None:
         env = dict(os.environ, SPANWISE_HOME=home, OTEL_SDK_DISABLED="false")
         proc = subprocess.run(
             [sys.executable, "-c", RUNNER, textwrap.dedent(code), str(ROUNDS), str(N)],
-            capture_output=True, text=True, env=env, timeout=1800,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1800,
         )
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
@@ -160,7 +163,11 @@ def run_snippet(code: str, *args: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, SPANWISE_HOME=home)
         proc = subprocess.run(
-            [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=1800
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1800,
         )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr)
@@ -172,7 +179,9 @@ def import_time_ms() -> float:
     for _ in range(7):
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", "import spanwise"],
-            capture_output=True, text=True, env={k: v for k, v in os.environ.items() if not k.startswith("SPANWISE")},
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SPANWISE")},
         )
         total = 0
         for line in proc.stderr.splitlines():
@@ -192,7 +201,10 @@ def main() -> None:
     flood = run_snippet(THROUGHPUT, "0", "3")
     imp = import_time_ms()
 
-    rows = ["| implementation | median per span | best round | spanwise is cheaper by |", "| --- | ---: | ---: | ---: |"]
+    rows = [
+        "| implementation | median per span | best round | spanwise is cheaper by |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for name, res in peers.items():
         if res is None:
             rows.append(f"| {name} | did not run | | |")
@@ -211,20 +223,20 @@ program's thread while the implementation's own background export runs.
 
 {chr(10).join(rows)}
 
-spanwise's spans in that run were all persisted: {ours.get('exported'):,} exported, dropped
-{ours.get('dropped')}.
+spanwise's spans in that run were all persisted: {ours.get("exported"):,} exported, dropped
+{ours.get("dropped")}.
 
-**Off mode.** A function decorated with `@spanwise.span` costs {float(off['decorated']):.0f} ns per call against
-{float(off['plain']):.0f} ns for the same plain function: **{float(off['added']):.0f} ns added** (median of 15 × 300,000 calls).
+**Off mode.** A function decorated with `@spanwise.span` costs {float(off["decorated"]):.0f} ns per call against
+{float(off["plain"]):.0f} ns for the same plain function: **{float(off["added"]):.0f} ns added** (median of 15 × 300,000 calls).
 
 **Sustained throughput into SQLite** (default queue of 100,000; producer paced at 100,000 spans/s for
-{'3' if QUICK else '5'} s): offered {int(sustained['offered']):,} spans, exported {int(sustained['exported']):,},
-dropped {dropped}; the producer needed {float(sustained['produce_s']):.2f} s and everything was in SQLite
-after {float(sustained['drain_s']):.2f} s, i.e. **{int(sustained['exported']) / float(sustained['drain_s']):,.0f} spans/s
-persisted**; peak RSS {float(sustained['max_rss_mb']):.0f} MB.
+{"3" if QUICK else "5"} s): offered {int(sustained["offered"]):,} spans, exported {int(sustained["exported"]):,},
+dropped {dropped}; the producer needed {float(sustained["produce_s"]):.2f} s and everything was in SQLite
+after {float(sustained["drain_s"]):.2f} s, i.e. **{int(sustained["exported"]) / float(sustained["drain_s"]):,.0f} spans/s
+persisted**; peak RSS {float(sustained["max_rss_mb"]):.0f} MB.
 
-**Producers outrunning the writer** (unpaced for 3 s): offered {int(flood['offered']):,} spans,
-exported {int(flood['exported']):,}, dropped {flood['dropped']}; peak RSS {float(flood['max_rss_mb']):.0f} MB — the
+**Producers outrunning the writer** (unpaced for 3 s): offered {int(flood["offered"]):,} spans,
+exported {int(flood["exported"]):,}, dropped {flood["dropped"]}; peak RSS {float(flood["max_rss_mb"]):.0f} MB — the
 queue bound holds memory flat and every drop is counted by reason.
 
 **Import.** `python -X importtime -c "import spanwise"`: {imp:.1f} ms cumulative for `spanwise` (median of 7,

@@ -4,7 +4,8 @@ provoke one on purpose take the ``internal_errors`` fixture and assert on it).""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,16 @@ from spanwise import _internal
 def _isolated_spanwise(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     home = tmp_path / "spanwise-home"
     monkeypatch.setenv("SPANWISE_HOME", str(home))
-    for var in ("SPANWISE_MODE", "SPANWISE_STORE", "SPANWISE_SESSION", "SPANWISE_CAPTURE_CONTENT",
-                "SPANWISE_OTLP_ENDPOINT", "SPANWISE_JSONL", "TRACEPARENT", "SPANWISE_TOKEN"):
+    for var in (
+        "SPANWISE_MODE",
+        "SPANWISE_STORE",
+        "SPANWISE_SESSION",
+        "SPANWISE_CAPTURE_CONTENT",
+        "SPANWISE_OTLP_ENDPOINT",
+        "SPANWISE_JSONL",
+        "TRACEPARENT",
+        "SPANWISE_TOKEN",
+    ):
         monkeypatch.delenv(var, raising=False)
     spanwise.configure("off")
     yield

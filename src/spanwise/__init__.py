@@ -33,7 +33,28 @@ _EXPORTS = {
     "with_context": "spanwise._propagation",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AsyncLock",
+    "ConfigError",
+    "FileLock",
+    "Lock",
+    "RLock",
+    "Span",
+    "capture_errors",
+    "configure",
+    "current_span",
+    "flush",
+    "instrument",
+    "instrument_lock",
+    "record_llm_call",
+    "shutdown",
+    "span",
+    "status",
+    "summary",
+    "traceparent",
+    "track_state",
+    "with_context",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

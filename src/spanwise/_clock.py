@@ -8,8 +8,8 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Protocol
-
+    from collections.abc import Callable
+    from typing import Protocol
 
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class MonotonicClock:
     """``time.perf_counter_ns`` anchored once to ``time.time_ns``."""
 
-    __slots__ = ("monotonic_ns", "epoch_offset_ns")
+    __slots__ = ("epoch_offset_ns", "monotonic_ns")
 
     def __init__(self) -> None:
         self.monotonic_ns: Callable[[], int] = time.perf_counter_ns

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 
 class ExportResult(enum.Enum):

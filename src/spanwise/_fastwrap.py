@@ -8,7 +8,8 @@ parameter list, so the off path is one attribute check and one positional call.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from spanwise._runtime import RT
 
@@ -24,10 +25,7 @@ def _forwarding(sig: inspect.Signature) -> tuple[str, str] | None:
         if p.name.startswith(_PREFIX) or not p.name.isidentifier():
             return None
         default = "=None" if p.default is not inspect.Parameter.empty else ""
-        if p.kind is p.POSITIONAL_ONLY:
-            params.append(p.name + default)
-            args.append(p.name)
-        elif p.kind is p.POSITIONAL_OR_KEYWORD:
+        if p.kind is p.POSITIONAL_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD:
             params.append(p.name + default)
             args.append(p.name)
         elif p.kind is p.VAR_POSITIONAL:
@@ -82,7 +80,7 @@ def exact_wrapper(
         f"{_PREFIX}kind": kind,
     }
     try:
-        exec(compile(source, f"<spanwise wrapper of {name}>", "exec"), namespace)  # noqa: S102
+        exec(compile(source, f"<spanwise wrapper of {name}>", "exec"), namespace)
     except SyntaxError:
         return None
     wrapper: Any = namespace[f"{_PREFIX}wrapper"]

@@ -11,7 +11,8 @@ import weakref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Protocol
+    from collections.abc import Callable
+    from typing import Protocol
 
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class RandomIds:
     """Ids from a private PRNG, re-seeded in a forked child so parent and child differ."""
 
-    __slots__ = ("trace_id", "span_id", "_rng", "__weakref__")
+    __slots__ = ("__weakref__", "_rng", "span_id", "trace_id")
 
     def __init__(self) -> None:
         self._rng = random.Random()

@@ -10,8 +10,7 @@ import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable
-
+    from collections.abc import Callable
 
 
 _lock = threading.Lock()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from spanwise import _internal
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
@@ -94,7 +93,9 @@ def record_llm_call(
         attrs[GEN_AI_RESPONSE_MODEL] = response_model
     if attributes:
         attrs.update(attributes)
-    return emit_llm_span(call, name or f"{operation} {model}", attrs, duration_ms, start_ns, end_ns, error)
+    return emit_llm_span(
+        call, name or f"{operation} {model}", attrs, duration_ms, start_ns, end_ns, error
+    )
 
 
 def emit_llm_span(

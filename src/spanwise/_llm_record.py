@@ -7,7 +7,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-
 # Providers whose APIs report cache tokens *on top of* input tokens. Everything stored
 # follows the OpenTelemetry rule instead: input_tokens includes cached tokens.
 ADDITIVE_CACHE_PROVIDERS = frozenset({"anthropic"})
@@ -17,26 +16,26 @@ class LlmCall:
     """Typed columns of one LLM call. Token counts of ``None`` mean *unknown*, never 0."""
 
     __slots__ = (
-        "provider",
-        "request_model",
-        "response_model",
-        "operation",
-        "input_tokens",
-        "output_tokens",
         "cache_read_tokens",
         "cache_write_tokens",
-        "reasoning_tokens",
-        "time_to_first_token_ms",
-        "streamed",
-        "finish_reasons",
         "cost_usd",
-        "pricing_available",
+        "finish_reasons",
+        "input_tokens",
+        "operation",
+        "output_tokens",
         "price_source",
         "price_version",
-        "prompt",
-        "response",
-        "system",
         "priced",
+        "pricing_available",
+        "prompt",
+        "provider",
+        "reasoning_tokens",
+        "request_model",
+        "response",
+        "response_model",
+        "streamed",
+        "system",
+        "time_to_first_token_ms",
     )
 
     def __init__(

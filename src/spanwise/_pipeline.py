@@ -14,7 +14,8 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from spanwise import _internal
 from spanwise._export import Exporter, ExportResult, Processor
@@ -102,12 +103,17 @@ class Pipeline:
         return len(self._queue)
 
     # -- writer thread --------------------------------------------------------------------
-    def _run(self) -> None:
+    def _warm_up(self) -> None:
         for warmup in self.warmups:
             try:
                 warmup()
             except Exception as exc:  # noqa: BLE001
                 _internal.report("pipeline.warmup", exc)
+
+    def _run(self) -> None:
+        if self.warmups:
+            # Slow imports run beside the writer, which starts draining at once.
+            threading.Thread(target=self._warm_up, name="spanwise-warmup", daemon=True).start()
         wake = self._wake
         queue = self._queue
         poll = min(self.interval_s, POLL_S)

@@ -153,7 +153,7 @@ def _lookup(provider: str | None, model: str) -> Any:
     from genai_prices import Usage, calc_price
 
     usage = Usage(input_tokens=1_000_000, output_tokens=0)
-    for provider_id in ([provider, None] if provider else [None]):
+    for provider_id in [provider, None] if provider else [None]:
         try:
             calc = calc_price(usage, model, provider_id=provider_id)
         except LookupError:

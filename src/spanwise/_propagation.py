@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextvars
 import functools
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Callable, TypeVar
-
-    T = TypeVar("T")
-
 from spanwise._ids import format_span_id, format_trace_id
 from spanwise._runtime import RT
 from spanwise._span import current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 _TRACEPARENT = r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 

@@ -10,7 +10,8 @@ fixed placeholder, never the raw value.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from spanwise import _internal
 

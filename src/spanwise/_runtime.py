@@ -11,27 +11,27 @@ from spanwise._ids import RandomIds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
-
+    from collections.abc import Callable
+    from typing import Any
 
 
 class Runtime:
     __slots__ = (
+        "cap",
+        "capture_content",
         "emit",
         "mode",
-        "perf",
-        "offset",
-        "new_trace",
         "new_span",
-        "remote_trace_id",
-        "remote_parent_id",
-        "capture_content",
-        "session",
-        "pid",
-        "settings",
-        "queue",
-        "cap",
+        "new_trace",
+        "offset",
         "on_full",
+        "perf",
+        "pid",
+        "queue",
+        "remote_parent_id",
+        "remote_trace_id",
+        "session",
+        "settings",
     )
 
     def __init__(self) -> None:

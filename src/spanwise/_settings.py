@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 MODES = ("off", "metrics", "trace")
-_MODE_ALIASES = {"on": "trace", "dev": "trace", "true": "trace", "1": "trace", "false": "off", "0": "off"}
+_MODE_ALIASES = {
+    "on": "trace",
+    "dev": "trace",
+    "true": "trace",
+    "1": "trace",
+    "false": "off",
+    "0": "off",
+}
 
 
 class ConfigError(ValueError):
@@ -128,7 +135,9 @@ def resolve(
     settings.store = parse_store(raw_store, home_path) if raw_store else default_store(home_path)
     settings.session = session or env.get("SPANWISE_SESSION") or None
     settings.capture_content = (
-        capture_content if capture_content is not None else _flag(env.get("SPANWISE_CAPTURE_CONTENT"))
+        capture_content
+        if capture_content is not None
+        else _flag(env.get("SPANWISE_CAPTURE_CONTENT"))
     )
     settings.otlp_endpoint = otlp_endpoint or env.get("SPANWISE_OTLP_ENDPOINT") or None
     settings.jsonl_path = jsonl_path or env.get("SPANWISE_JSONL") or None

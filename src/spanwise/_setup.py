@@ -13,7 +13,8 @@ from spanwise._runtime import RT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Sequence
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
     from spanwise._clock import Clock
     from spanwise._export import Exporter, Processor

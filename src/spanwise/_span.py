@@ -11,7 +11,8 @@ from spanwise._runtime import RT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, TypeVar, overload
+    from collections.abc import Callable
+    from typing import Any, TypeVar, overload
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,7 +25,7 @@ MAX_ERROR_MESSAGE = 4096
 class _Extras:
     """The rarely-set parts of a span, allocated only when one is set."""
 
-    __slots__ = ("status", "error_type", "error_message", "events", "llm")
+    __slots__ = ("error_message", "error_type", "events", "llm", "status")
 
     def __init__(self) -> None:
         self.status = "ok"
@@ -42,16 +43,16 @@ class Span:
     """
 
     __slots__ = (
-        "name",
-        "attributes",
-        "kind",
-        "trace_id",
-        "span_id",
-        "parent_id",
-        "start_ns",
-        "end_ns",
         "_token",
         "_x",
+        "attributes",
+        "end_ns",
+        "kind",
+        "name",
+        "parent_id",
+        "span_id",
+        "start_ns",
+        "trace_id",
     )
     record_type = "span"
 
@@ -244,10 +245,12 @@ def span(name: F, /) -> F: ...
 
 
 @overload
-def span(name: str | None = None, /, *, kind: str = "internal", **attributes: Any) -> Span: ...
+def span(  # noqa: F811
+    name: str | None = None, /, *, kind: str = "internal", **attributes: Any
+) -> Span: ...
 
 
-def span(name: Any = None, /, *, kind: str = "internal", **attributes: Any) -> Any:
+def span(name: Any = None, /, *, kind: str = "internal", **attributes: Any) -> Any:  # noqa: F811
     """A span: ``with span("name", k=v):``, ``@span`` or ``@span("name", k=v)``."""
     if name.__class__ is str:
         return Span(name, attributes, kind)

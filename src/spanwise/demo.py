@@ -36,14 +36,28 @@ def llm(provider: str, model: str, ms: float, **usage: Any) -> None:
 def agent_run(question: str) -> str:
     with spanwise.span("answer question", kind="agent", question=question):
         with spanwise.span("plan", kind="node"):
-            llm("openai", "gpt-4o", 35, input_tokens=1_850, output_tokens=220,
-                cache_read_tokens=1_024, finish_reasons=["stop"])
+            llm(
+                "openai",
+                "gpt-4o",
+                35,
+                input_tokens=1_850,
+                output_tokens=220,
+                cache_read_tokens=1_024,
+                finish_reasons=["stop"],
+            )
         docs = retrieve(question)
         with spanwise.span("draft answer", kind="node", documents=len(docs)):
             # Anthropic reports cache reads and writes on top of input tokens; spanwise
             # stores input inclusive of them, as OpenTelemetry defines it.
-            llm("anthropic", "claude-sonnet-4-0", 60, input_tokens=900, output_tokens=640,
-                cache_read_tokens=2_000, cache_write_tokens=500)
+            llm(
+                "anthropic",
+                "claude-sonnet-4-0",
+                60,
+                input_tokens=900,
+                output_tokens=640,
+                cache_read_tokens=2_000,
+                cache_write_tokens=500,
+            )
         with spanwise.span("check facts", kind="tool"):
             try:
                 with spanwise.span("lookup citation", kind="tool", doc=docs[0]):
@@ -63,6 +77,7 @@ def main() -> None:
         agent_run("What does spanwise record?")
     spanwise.shutdown()
     _print(settings.store or "", f"{root.trace_id:032x}")
+    _run_example_workflow(settings.home)
 
 
 def _print(store: str, trace_hex: str) -> None:
@@ -73,6 +88,24 @@ def _print(store: str, trace_hex: str) -> None:
     cli.main(["cost", "--by", "model", "--store", store], standalone_mode=False)
     summary = f"\ntrace {trace_hex[:12]} stored in {store}; try: spanwise traces"
     print(summary)
+
+
+def _run_example_workflow(home: Any) -> None:
+    """The bundled example workflow on the offline ``echo`` model, in trace mode: it lands
+    in the store and writes a workflow trace file under SPANWISE_HOME/debug."""
+    import click
+
+    from spanwise.cli import cli
+
+    output = home / "echo-summary.md"
+    print("\n$ spanwise run example:echo-summary --trace")
+    try:
+        cli.main(
+            ["run", "example:echo-summary", "--trace", "--param", f"output={output}"],
+            standalone_mode=False,
+        )
+    except click.ClickException as exc:  # e.g. the llm library is not installed
+        print(f"(the workflow step did not run: {exc.message})")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ ids and the ``spanwise_recorder`` pytest fixture (registered as a pytest plugin)
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from spanwise._export import ExportResult
 

@@ -25,7 +25,9 @@ def run(*args: str) -> str:
 
 
 def run_failing(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), obj={"console": Console(file=StringIO(), width=120)})
+    result = CliRunner().invoke(
+        cli, list(args), obj={"console": Console(file=StringIO(), width=120)}
+    )
     return result.exit_code, result.output
 
 
@@ -37,11 +39,17 @@ def recorded(tmp_path, monkeypatch):
     with spanwise.span("answer", kind="agent") as first:
         with spanwise.span("plan", kind="node"):
             spanwise.record_llm_call(
-                provider="openai", model="gpt-4o", input_tokens=10_000,
-                cache_read_tokens=4_000, output_tokens=1_000, duration_ms=5,
+                provider="openai",
+                model="gpt-4o",
+                input_tokens=10_000,
+                cache_read_tokens=4_000,
+                output_tokens=1_000,
+                duration_ms=5,
             )
         with spanwise.span("local", kind="node"):
-            spanwise.record_llm_call(provider="ollama", model="llama-private", input_tokens=50, output_tokens=5)
+            spanwise.record_llm_call(
+                provider="ollama", model="llama-private", input_tokens=50, output_tokens=5
+            )
     spanwise.configure("trace", session="batch")
     with pytest.raises(ValueError):
         with spanwise.span("import job") as second:
@@ -82,8 +90,16 @@ def test_trace_tree_by_unique_prefix(recorded):
 def test_trace_json(recorded):
     data = json.loads(run("trace", recorded["first"], "--json"))
     assert data["trace"]["name"] == "answer"
-    assert {s["name"] for s in data["spans"]} == {"answer", "plan", "local", "chat gpt-4o", "chat llama-private"}
-    llm = next(s["llm"] for s in data["spans"] if s["llm"] and s["llm"]["request_model"] == "gpt-4o")
+    assert {s["name"] for s in data["spans"]} == {
+        "answer",
+        "plan",
+        "local",
+        "chat gpt-4o",
+        "chat llama-private",
+    }
+    llm = next(
+        s["llm"] for s in data["spans"] if s["llm"] and s["llm"]["request_model"] == "gpt-4o"
+    )
     assert llm["cost_usd"] == pytest.approx(0.03)
 
 
@@ -133,7 +149,9 @@ def test_cost_by_day_and_since(recorded):
 def test_status_shows_counts_and_drops(recorded):
     text = run("status")
     assert "records   2 traces, 6 spans, 2 LLM calls" in text
-    assert "dropped   queue_full 0, shutdown 0, write_error 0 (over 2 recorded process runs)" in text
+    assert (
+        "dropped   queue_full 0, shutdown 0, write_error 0 (over 2 recorded process runs)" in text
+    )
     data = json.loads(run("status", "--json"))
     assert data["counts"]["spans"] == 6
 
@@ -161,14 +179,18 @@ def test_exec_runs_a_program_in_one_trace_and_prints_its_summary(tmp_path):
         "import os, spanwise\n"
         "print('child sees', os.environ['TRACEPARENT'][:3])\n"
         "with spanwise.span('child step'):\n"
-        "    spanwise.record_llm_call(provider='openai', model='gpt-4o-mini', input_tokens=1000, output_tokens=100)\n"
+        "    spanwise.record_llm_call(provider='openai', model='gpt-4o-mini',\n"
+        "                             input_tokens=1000, output_tokens=100)\n"
         "raise SystemExit(3)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPANWISE_")}
     env["SPANWISE_HOME"] = str(home)
     result = subprocess.run(
         [*SPANWISE, "exec", "--", sys.executable, str(app)],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 3
     assert "child sees 00-" in result.stdout
@@ -176,7 +198,9 @@ def test_exec_runs_a_program_in_one_trace_and_prints_its_summary(tmp_path):
     # gpt-4o-mini: $0.15 / $0.60 per MTok → 0.00021
     assert "$0.000210" in result.stdout
     data = json.loads(
-        subprocess.run([*SPANWISE, "traces", "--json"], env=env, capture_output=True, text=True).stdout
+        subprocess.run(
+            [*SPANWISE, "traces", "--json"], env=env, capture_output=True, text=True
+        ).stdout
     )
     assert len(data) == 1 and data[0]["span_count"] == 3 and data[0]["status"] == "error"
 

@@ -12,7 +12,9 @@ def test_jsonl_sink_writes_one_record_per_line_beside_the_store(tmp_path):
     path = tmp_path / "spans.jsonl"
     spanwise.configure("trace", home=tmp_path / "home", jsonl_path=str(path))
     with spanwise.span("parent", user="ann"):
-        spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=2)
+        spanwise.record_llm_call(
+            provider="openai", model="gpt-4o", input_tokens=10, output_tokens=2
+        )
     spanwise.shutdown()
     lines = path.read_text().splitlines()
     records = [json.loads(line) for line in lines]

@@ -19,7 +19,11 @@ def run_python(code: str, env_extra: dict[str, str], cwd) -> subprocess.Complete
     env.update(env_extra)
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -33,7 +37,9 @@ def test_off_mode_creates_no_files_no_threads_and_imports_only_stdlib(tmp_path):
         @spanwise.span
         def work(x):
             with spanwise.span("inner", k=1):
-                spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1)
+                spanwise.record_llm_call(
+                    provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1
+                )
             return x
         assert work(5) == 5
         spanwise.flush(); spanwise.shutdown()
@@ -58,7 +64,9 @@ def test_metrics_mode_summarizes_in_memory_without_files(tmp_path):
                 spanwise.record_llm_call(
                     provider="openai", model="gpt-4o-mini", input_tokens=1000, output_tokens=100
                 )
-        spanwise.record_llm_call(provider="acme", model="acme-secret-model", input_tokens=10, output_tokens=5)
+        spanwise.record_llm_call(
+            provider="acme", model="acme-secret-model", input_tokens=10, output_tokens=5
+        )
     s = spanwise.summary()
     assert not home.exists()
     assert s["span_count"] == 8  # run + 3 steps + 4 llm spans
@@ -85,7 +93,10 @@ def test_trace_mode_persists_into_home(tmp_path):
     "kwargs, message",
     [
         ({"mode": "loud"}, "invalid mode 'loud': expected one of off, metrics, trace"),
-        ({"mode": "trace", "store": "mysql://x"}, "invalid store URL 'mysql://x': expected sqlite:///PATH or postgresql://USER@HOST/DB"),
+        (
+            {"mode": "trace", "store": "mysql://x"},
+            "invalid store URL 'mysql://x': expected sqlite:///PATH or postgresql://USER@HOST/DB",
+        ),
     ],
 )
 def test_bad_configure_values_are_one_line_errors(tmp_path, kwargs, message):
@@ -102,7 +113,9 @@ def test_bad_mode_from_environment_warns_and_stays_off(tmp_path):
             pass
         print(spanwise.status()["mode"])
     """
-    result = run_python(code, {"SPANWISE_MODE": "verbose", "SPANWISE_HOME": str(tmp_path / "h")}, tmp_path)
+    result = run_python(
+        code, {"SPANWISE_MODE": "verbose", "SPANWISE_HOME": str(tmp_path / "h")}, tmp_path
+    )
     assert result.returncode == 0
     assert result.stdout.strip() == "off"
     assert "invalid SPANWISE_MODE 'verbose'" in result.stderr

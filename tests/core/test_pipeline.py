@@ -206,7 +206,9 @@ def test_fork_child_starts_empty_and_parent_buffer_is_not_written_twice(tmp_path
         spanwise.shutdown()
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     rows = dict(
@@ -238,7 +240,9 @@ def test_fork_while_writer_is_busy_does_not_hang_the_child(tmp_path):
         spanwise.shutdown()
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     rows = dict(
         sqlite3.connect(home / "spanwise.db")
@@ -260,9 +264,13 @@ def test_normal_exit_flushes_without_an_explicit_shutdown(tmp_path):
         sys.exit(3)
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 3
-    count = sqlite3.connect(home / "spanwise.db").execute("SELECT COUNT(*) FROM spans").fetchone()[0]
+    count = (
+        sqlite3.connect(home / "spanwise.db").execute("SELECT COUNT(*) FROM spans").fetchone()[0]
+    )
     assert count == 500
 
 
@@ -277,9 +285,11 @@ def test_multiprocessing_fork_child_flushes_on_exit(tmp_path):
     p.join(30)
     assert p.exitcode == 0
     spanwise.shutdown()
-    count = sqlite3.connect(home / "spanwise.db").execute(
-        "SELECT COUNT(*) FROM spans WHERE name = 'mp child'"
-    ).fetchone()[0]
+    count = (
+        sqlite3.connect(home / "spanwise.db")
+        .execute("SELECT COUNT(*) FROM spans WHERE name = 'mp child'")
+        .fetchone()[0]
+    )
     assert count == 25
 
 

@@ -19,8 +19,12 @@ def recorded_call(recorder, **kwargs):
 def test_openai_cached_tokens_are_inside_input(spanwise_recorder):
     # gpt-4o: $2.50 input, $1.25 cached input, $10.00 output per 1M tokens.
     call = recorded_call(
-        spanwise_recorder, provider="openai", model="gpt-4o",
-        input_tokens=10_000, cache_read_tokens=4_000, output_tokens=1_000,
+        spanwise_recorder,
+        provider="openai",
+        model="gpt-4o",
+        input_tokens=10_000,
+        cache_read_tokens=4_000,
+        output_tokens=1_000,
     )
     expected = (6_000 * 2.50 + 4_000 * 1.25 + 1_000 * 10.00) / 1e6
     assert call.input_tokens == 10_000
@@ -34,8 +38,13 @@ def test_anthropic_cached_tokens_are_added_to_input(spanwise_recorder):
     # Anthropic's API reports input_tokens=1_000 *plus* 3_000 cache reads and 2_000 cache
     # writes. claude-sonnet-4: $3 input, $0.30 cache read, $3.75 cache write, $15 output.
     call = recorded_call(
-        spanwise_recorder, provider="anthropic", model="claude-sonnet-4-0",
-        input_tokens=1_000, cache_read_tokens=3_000, cache_write_tokens=2_000, output_tokens=500,
+        spanwise_recorder,
+        provider="anthropic",
+        model="claude-sonnet-4-0",
+        input_tokens=1_000,
+        cache_read_tokens=3_000,
+        cache_write_tokens=2_000,
+        output_tokens=500,
     )
     assert call.input_tokens == 6_000  # stored inclusive, as OpenTelemetry defines it
     expected = (1_000 * 3.00 + 3_000 * 0.30 + 2_000 * 3.75 + 500 * 15.00) / 1e6
@@ -44,8 +53,13 @@ def test_anthropic_cached_tokens_are_added_to_input(spanwise_recorder):
 
 def test_inclusive_convention_can_be_stated_explicitly(spanwise_recorder):
     call = recorded_call(
-        spanwise_recorder, provider="anthropic", model="claude-3-5-haiku-latest",
-        input_tokens=6_000, cache_read_tokens=3_000, cache_write_tokens=2_000, output_tokens=500,
+        spanwise_recorder,
+        provider="anthropic",
+        model="claude-3-5-haiku-latest",
+        input_tokens=6_000,
+        cache_read_tokens=3_000,
+        cache_write_tokens=2_000,
+        output_tokens=500,
         usage_convention="inclusive",
     )
     # claude-3.5-haiku: $0.80 input, $0.08 cache read, $1.00 cache write, $4.00 output.
@@ -55,15 +69,23 @@ def test_inclusive_convention_can_be_stated_explicitly(spanwise_recorder):
 
 def test_provider_prefix_is_normalized(spanwise_recorder):
     call = recorded_call(
-        spanwise_recorder, provider="litellm", model="anthropic/claude-sonnet-4-0",
-        input_tokens=1_000_000, output_tokens=0, usage_convention="inclusive",
+        spanwise_recorder,
+        provider="litellm",
+        model="anthropic/claude-sonnet-4-0",
+        input_tokens=1_000_000,
+        output_tokens=0,
+        usage_convention="inclusive",
     )
     assert call.cost_usd == pytest.approx(3.00)
 
 
 def test_unknown_model_is_unpriced_never_zero(spanwise_recorder):
     call = recorded_call(
-        spanwise_recorder, provider="acme", model="acme-7b-private", input_tokens=100, output_tokens=10
+        spanwise_recorder,
+        provider="acme",
+        model="acme-7b-private",
+        input_tokens=100,
+        output_tokens=10,
     )
     assert call.cost_usd is None
     assert call.pricing_available is False
@@ -82,7 +104,9 @@ def test_unknown_usage_is_unpriced_and_counted(spanwise_recorder):
 
 def test_every_call_accumulates(spanwise_recorder):
     for _ in range(5):
-        spanwise.record_llm_call(provider="openai", model="gpt-4o-mini", input_tokens=2_000, output_tokens=300)
+        spanwise.record_llm_call(
+            provider="openai", model="gpt-4o-mini", input_tokens=2_000, output_tokens=300
+        )
     s = spanwise.summary()
     # gpt-4o-mini: $0.15 input, $0.60 output.
     assert s["llm_calls"] == 5
@@ -101,8 +125,11 @@ def test_user_price_override_from_config_toml(tmp_path):
     mem = InMemoryExporter()
     spanwise.configure("trace", home=home, exporters=[mem])
     spanwise.record_llm_call(
-        provider="acme", model="acme-7b-private",
-        input_tokens=1_000, cache_read_tokens=400, output_tokens=100,
+        provider="acme",
+        model="acme-7b-private",
+        input_tokens=1_000,
+        cache_read_tokens=400,
+        output_tokens=100,
     )
     spanwise.flush()
     call = mem.spans[0].llm
@@ -120,7 +147,9 @@ def test_bad_override_is_a_one_line_config_error(tmp_path):
 
 def test_negative_tokens_are_rejected(spanwise_recorder):
     with pytest.raises(ValueError, match="input_tokens must be a non-negative int"):
-        spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=-1, output_tokens=1)
+        spanwise.record_llm_call(
+            provider="openai", model="gpt-4o", input_tokens=-1, output_tokens=1
+        )
 
 
 def test_content_is_kept_only_when_capture_is_on(tmp_path):

@@ -109,7 +109,9 @@ def test_generator_span_covers_consumption_and_does_not_leak_context(spanwise_re
     assert gen.duration_ns >= 30_000_000
     assert parent_name(spanwise_recorder, gen) == "consumer"
     for i in range(3):
-        assert parent_name(spanwise_recorder, spanwise_recorder.by_name(f"handle {i}")) == "consumer"
+        assert (
+            parent_name(spanwise_recorder, spanwise_recorder.by_name(f"handle {i}")) == "consumer"
+        )
 
 
 def test_generator_return_value_and_thrown_exception(spanwise_recorder):

@@ -78,7 +78,9 @@ def test_six_processes_three_threads_each_into_one_file(tmp_path):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", MANY, str(home), str(n)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in range(6)
     ]

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from efficiency_helpers import CountingEmbedder
 
+from efficiency.helpers import CountingEmbedder
 from spanwise.efficiency import EmbeddingCache, reset_embedding_calls
 
 

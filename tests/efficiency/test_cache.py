@@ -7,8 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from efficiency_helpers import CountingEmbedder, files, run_python
-
+from efficiency.helpers import CountingEmbedder, files, run_python
 from spanwise.efficiency import EmbeddingCache, cache_key, default_cache_path, select_context
 
 
@@ -57,7 +56,7 @@ def test_a_second_process_reuses_the_first_ones_cache(tmp_path: Path) -> None:
     home = tmp_path / "shared-home"
     code = """
 import json
-from efficiency_helpers import CountingEmbedder, files
+from efficiency.helpers import CountingEmbedder, files
 from spanwise.efficiency import select_context, default_cache
 e = CountingEmbedder()
 sel = select_context(files(), "where are vectors cached", 10_000, embedder=e)
@@ -65,7 +64,7 @@ print(json.dumps({"calls": len(e.calls), "hits": sel.embedding_cache_hits,
                   "misses": sel.embedding_cache_misses, "first": sel.ranking[0],
                   "path": str(default_cache().path)}))
 """
-    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n" + code
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n" + code
     first = json.loads(run_python(code, home))
     second = json.loads(run_python(code, home))
     assert first["calls"] == 1 and first["misses"] == 5
@@ -93,15 +92,20 @@ def test_cache_false_embeds_every_time(embedder: CountingEmbedder) -> None:
 
 
 def test_bounded_least_recently_used_entries_go_first(tmp_path: Path) -> None:
-    now = [1_000]
+    minute = 60_000_000_000
+    now = [0]
+
+    def tick() -> None:
+        now[0] += 2 * minute
+
     cache = EmbeddingCache(tmp_path / "lru.db", max_entries=3, clock=lambda: now[0])
     keys = [cache_key(f"f{i}.py", f"content {i}", "m", 2) for i in range(4)]
     for i, key in enumerate(keys[:3]):
-        now[0] += 1
+        tick()
         cache.put(key, [float(i), 1.0])
-    now[0] += 1
+    tick()
     assert cache.get(keys[0]) == [0.0, 1.0]  # f0 is now the most recently used
-    now[0] += 1
+    tick()
     cache.put(keys[3], [3.0, 1.0])  # evicts f1, the least recently used
     assert cache.get(keys[1]) is None
     assert cache.get(keys[0]) == [0.0, 1.0]
@@ -110,6 +114,20 @@ def test_bounded_least_recently_used_entries_go_first(tmp_path: Path) -> None:
     assert stats.size == 3 and stats.max_entries == 3
     assert (stats.hits, stats.misses, stats.stores, stats.evictions) == (3, 1, 4, 1)
     assert stats.hit_rate == 0.75
+    cache.close()
+
+
+def test_hits_within_a_minute_do_not_reorder(tmp_path: Path) -> None:
+    now = [0]
+    cache = EmbeddingCache(tmp_path / "lru.db", max_entries=2, clock=lambda: now[0])
+    a, b, c = (cache_key(f"{n}.py", n, "m", 1) for n in "abc")
+    cache.put(a, [1.0])
+    now[0] += 1_000_000_000
+    cache.put(b, [2.0])
+    now[0] += 1_000_000_000
+    assert cache.get(a) == [1.0]  # a was refreshed less than a minute ago: no write
+    cache.put(c, [3.0])
+    assert cache.get(a) is None and cache.get(b) == [2.0]
     cache.close()
 
 

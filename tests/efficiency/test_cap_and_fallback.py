@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from efficiency_helpers import CountingEmbedder, files
 
+from efficiency.helpers import CountingEmbedder, files
 from spanwise import ConfigError
 from spanwise.efficiency import (
     DEFAULT_MAX_EMBEDDING_CALLS,

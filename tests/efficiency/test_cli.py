@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from efficiency_helpers import CountingEmbedder, files
 from rich.console import Console
 
 import spanwise
+from efficiency.helpers import CountingEmbedder, files
 from spanwise.cli import cli
 from spanwise.efficiency import EmbeddingCache, record_efficiency, select_context
 
@@ -98,7 +98,8 @@ def test_per_phase_table_and_run_totals(recorded: str) -> None:
         "outcomes: COMPLETE 2, FAILED 1",
         "budget: 273/320 tokens selected (85%)",
         "artifacts: 1 substitution, 133 tokens avoided",
-        "embeddings: cache hit rate 44% (4/9), 2 calls; fallbacks: disabled 1",
+        "embeddings: cache hit rate 44% (4/9), 2 calls",
+        "lexical fallbacks: disabled 1",
     ]
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from efficiency_helpers import bag_of_words
 
 import spanwise
+from efficiency.helpers import bag_of_words
 from spanwise.efficiency import EmbeddingCache, LocalEmbedder, OpenAIEmbedder, select_context
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "spanwise"

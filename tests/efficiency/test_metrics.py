@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from efficiency_helpers import CountingEmbedder, files
 
 import spanwise
+from efficiency.helpers import CountingEmbedder, files
 from spanwise.efficiency import (
     EmbeddingCache,
     efficiency_records,

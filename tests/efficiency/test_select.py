@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from efficiency_helpers import files
 
+from efficiency.helpers import files
 from spanwise.efficiency import find_artifacts, select_context
 
 

@@ -37,28 +37,28 @@ def record_sample(home: Path, store: str | None = None, *, start_ns: int | None 
     with spanwise.span("checkout flow", kind="workflow"):
         with spanwise.span("load", kind="node"):
             clock.advance(ms=5)
+        clock.advance(ms=40)  # a recorded call ends now and started duration_ms ago
         spanwise.record_llm_call(
             provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=200,
             duration_ms=40, prompt=[{"role": "user", "content": "What is in my cart?"}],
             response="Two books.",
         )
-        clock.advance(ms=40)
         with spanwise.span("search", kind="tool"):
             clock.advance(ms=20)
+        clock.advance(ms=30)
         spanwise.record_llm_call(
             provider="anthropic", model="claude-sonnet-4-0", input_tokens=500,
             output_tokens=100, duration_ms=30, usage_convention="inclusive",
         )
-        clock.advance(ms=30)
     spanwise.flush()
     spanwise.configure("trace", home=home, store=store, capture_content=True, clock=clock,
                        session="s-beta")
     clock.advance(s=60)
     try:
         with spanwise.span("failing run", kind="workflow"):
+            clock.advance(ms=10)
             spanwise.record_llm_call(provider="acme", model="mystery-model-x", input_tokens=10,
                                      output_tokens=5, duration_ms=10)
-            clock.advance(ms=10)
             with spanwise.span("flaky tool", kind="tool"):
                 clock.advance(ms=3)
                 raise RuntimeError("upstream said no")

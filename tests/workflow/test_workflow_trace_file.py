@@ -307,3 +307,35 @@ def test_trace_and_metrics_together(tmp_path: Path, home: Path) -> None:
     assert result.json()["metrics"]["workflow"]["nodes_executed"] == 1
     assert len(trace_files(home)) == 1
     assert "workflow trace file: " in result.stderr
+
+
+ODD_VALUES = '''
+class Opaque:
+    def __repr__(self):
+        raise RuntimeError("no repr for you")
+
+def odd():
+    return {"opaque": Opaque(), "nan": float("nan"), "raw": b"\\x00\\x01", "big": "z" * 1500}
+'''
+
+
+def test_values_json_cannot_hold_do_not_break_the_run_or_the_file(
+    tmp_path: Path, home: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "odd_values.py").write_text(ODD_VALUES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    flow = write_workflow(tmp_path, {
+        "name": "odd",
+        "nodes": [{"id": "o", "type": "python", "params": {"callable": "odd_values:odd"}}],
+        "outputs": {"size": "${o.result.big}"},
+    })
+    result = run_cli("run", str(flow), "--trace")
+    assert result.code == 0, result.stderr
+    assert result.stdout == "z" * 1500 + "\n"
+    doc = load(trace_files(home)[0])
+    outputs = node(doc, "o")["outputs"]["result"]
+    assert outputs["opaque"] == "<unrepresentable Opaque>"
+    assert outputs["nan"] == "nan"
+    assert outputs["raw"] == "<binary data: 2 bytes>"
+    assert outputs["big"] == "z" * 1500
+    assert node(doc, "o")["store"]["added"] == ["o.result"]

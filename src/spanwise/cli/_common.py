@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -65,10 +65,11 @@ def parse_since(value: str | None, *, now_ns: int | None = None) -> int | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise CliError(
-            f"invalid --since {value!r}: expected a duration like 30m, 1h, 7d or a date like 2026-11-01"
+            f"invalid --since {value!r}: expected a duration like 30m, 1h, 7d "
+            "or a date like 2026-11-01"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1e9)
 
 

@@ -112,7 +112,8 @@ def mode_cmd(action: str, home: str | None) -> None:
     settings = resolve(home=home_path)
     note = ""
     if settings.mode_source == "SPANWISE_MODE":
-        note = f" [yellow](SPANWISE_MODE={os.environ.get('SPANWISE_MODE')} overrides the saved mode)[/]"
+        env_mode = os.environ.get("SPANWISE_MODE")
+        note = f" [yellow](SPANWISE_MODE={env_mode} overrides the saved mode)[/]"
     if action == "status" or note:
         out.print(f"mode {settings.mode} (from {settings.mode_source}){note}")
 

@@ -18,7 +18,9 @@ from spanwise.store._queries import COST_GROUPS
 
 
 @click.command("cost")
-@click.option("--by", "by", type=click.Choice(sorted(COST_GROUPS)), default="model", show_default=True)
+@click.option(
+    "--by", "by", type=click.Choice(sorted(COST_GROUPS)), default="model", show_default=True
+)
 @click.option("--since", help="Window: 30m, 1h, 7d, or a date (default: everything).")
 @json_option
 @store_option
@@ -42,7 +44,9 @@ def cost_cmd(by: str, since: str | None, as_json: bool, store_url: str | None) -
     table.add_column("calls", justify="right", footer=str(sum(r["calls"] for r in rows)))
     table.add_column("input", justify="right", footer=fmt_int(sum(r["input_tokens"] for r in rows)))
     table.add_column("cached", justify="right")
-    table.add_column("output", justify="right", footer=fmt_int(sum(r["output_tokens"] for r in rows)))
+    table.add_column(
+        "output", justify="right", footer=fmt_int(sum(r["output_tokens"] for r in rows))
+    )
     total = sum(r["cost_usd"] or 0 for r in rows)
     unpriced = sum(r["unpriced_calls"] for r in rows)
     table.add_column("cost", justify="right", footer=fmt_cost(total, unpriced))

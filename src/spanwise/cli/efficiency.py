@@ -83,25 +83,31 @@ def _phase_table(rows: list[dict[str, Any]]) -> Any:
     return table
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _run_summary(stats: dict[str, Any]) -> str:
     used, cap = stats["total_budget_selected_tokens_est"], stats["total_budget_cap_tokens"]
     hits, misses = stats["total_embedding_cache_hits"], stats["total_embedding_cache_misses"]
-    subs = stats["total_artifact_substitutions"]
-    over = stats["over_budget_count"]
-    return "\n".join(
-        [
-            f"run {stats['run_id']}: {stats['total_phases']} phase records, "
-            f"semantic {stats['semantic_mode_count']} / lexical {stats['lexical_mode_count']}",
-            f"  outcomes: {fmt_counts(stats['outcome_counts'])}",
-            f"  budget: {fmt_int(used)}/{fmt_int(cap)} tokens selected ({fmt_ratio(used, cap)})"
-            + (f", pinned files over budget in {over}" if over else ""),
-            f"  artifacts: {subs} substitution{'s' if subs != 1 else ''}, "
-            f"{fmt_int(stats['total_fullfile_tokens_avoided_est'])} tokens avoided",
+    calls, over = stats["total_embedding_calls"], stats["over_budget_count"]
+    lines = [
+        f"run {stats['run_id']}: {_plural(stats['total_phases'], 'phase record')}, "
+        f"semantic {stats['semantic_mode_count']} / lexical {stats['lexical_mode_count']}",
+        f"  outcomes: {fmt_counts(stats['outcome_counts'])}",
+        f"  budget: {fmt_int(used)}/{fmt_int(cap)} tokens selected ({fmt_ratio(used, cap)})"
+        + (f"; pinned files alone over budget in {_plural(over, 'phase')}" if over else ""),
+        f"  artifacts: {_plural(stats['total_artifact_substitutions'], 'substitution')}, "
+        f"{fmt_int(stats['total_fullfile_tokens_avoided_est'])} tokens avoided",
+    ]
+    if hits or misses or calls:
+        lines.append(
             f"  embeddings: cache hit rate {fmt_hit_rate(hits, misses, detail=True)}, "
-            f"{stats['total_embedding_calls']} calls; "
-            f"fallbacks: {fmt_counts(stats['fallback_reason_counts'])}",
-        ]
-    )
+            f"{_plural(calls, 'call')}"
+        )
+    if stats["fallback_reason_counts"]:
+        lines.append(f"  lexical fallbacks: {fmt_counts(stats['fallback_reason_counts'])}")
+    return "\n".join(lines)
 
 
 def _runs_table(all_stats: list[dict[str, Any]]) -> Any:

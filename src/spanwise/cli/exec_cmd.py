@@ -23,7 +23,9 @@ CHILD_ENV_HOOKS: list[Any] = []
 @click.option("--session", default=None, help="Session id for the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def exec_cmd(name: str | None, session: str | None, as_json: bool, command: tuple[str, ...]) -> None:
+def exec_cmd(
+    name: str | None, session: str | None, as_json: bool, command: tuple[str, ...]
+) -> None:
     """Run COMMAND with spanwise in trace mode (its spans join one trace whose id is passed
     as TRACEPARENT) and print the trace's summary. Exits with COMMAND's exit code."""
     import spanwise
@@ -68,17 +70,20 @@ def _print_summary(settings: Any, trace_hex: str, as_json: bool) -> None:
         print_json({"trace": trace, "models": models})
         return
     out = console()
+    duration = fmt_duration_ns(trace["end_ns"] - trace["start_ns"])
     out.print(
-        f"[bold]spanwise[/] trace {trace_hex[:12]}  {fmt_duration_ns(trace['end_ns'] - trace['start_ns'])}  "
+        f"[bold]spanwise[/] trace {trace_hex[:12]}  {duration}  "
         f"{trace['span_count']} spans  {trace['llm_call_count']} LLM calls  "
         f"{trace['input_tokens']:,} in / {trace['output_tokens']:,} out tokens  "
         f"cost {fmt_cost(trace['cost_usd'], trace['unpriced_calls'])}"
         + (f"  [red]{trace['error_count']} error(s)[/]" if trace["error_count"] else "")
     )
     for m in models:
+        priced = m["calls"] > m["unpriced_calls"]
+        cost = fmt_cost(m["cost_usd"] if priced else None, m["unpriced_calls"])
         out.print(
-            f"  {m['key']}: {m['calls']} calls, {m['input_tokens']:,} in / {m['output_tokens']:,} out, "
-            f"{fmt_cost(m['cost_usd'] if m['calls'] > m['unpriced_calls'] else None, m['unpriced_calls'])}"
+            f"  {m['key']}: {m['calls']} calls, "
+            f"{m['input_tokens']:,} in / {m['output_tokens']:,} out, {cost}"
         )
     out.print(f"[dim]details: spanwise trace {trace_hex[:12]}[/]")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -45,7 +46,9 @@ def traces_cmd(
 
     since_ns = parse_since(since)
     db = open_store(store_url)
-    rows = list_traces(db, since_ns=since_ns, status=status, session=session, name=name, limit=limit)
+    rows = list_traces(
+        db, since_ns=since_ns, status=status, session=session, name=name, limit=limit
+    )
     if as_json:
         print_json(rows)
         return
@@ -53,7 +56,9 @@ def traces_cmd(
 
     table = Table(box=None, header_style="bold")
     for col in ("time", "trace", "name", "duration", "spans", "LLM", "cost", "status"):
-        table.add_column(col, justify="right" if col in ("duration", "spans", "LLM", "cost") else "left")
+        table.add_column(
+            col, justify="right" if col in ("duration", "spans", "LLM", "cost") else "left"
+        )
     for r in rows:
         status_text = f"[red]error ({r['error_count']})[/]" if r["error_count"] else "[green]ok[/]"
         table.add_row(

@@ -14,9 +14,15 @@ from typing import TYPE_CHECKING, Any
 from spanwise._runtime import RT
 from spanwise._span import current
 from spanwise.debug._deadlock import CHECK_INTERVAL_S, HELD, WAITING, Wait, check, emit_event
-from spanwise.debug._deadlock import task_name as _task_name
-from spanwise.debug._locks import LIVE, SEQ, default_name, forget_held, holder_info, note_held
-from spanwise.debug._records import LockAcquisition, span_ids
+from spanwise.debug._locks import (
+    LIVE,
+    default_name,
+    emit_acquisition,
+    forget_held,
+    holder_info,
+    note_held,
+)
+from spanwise.debug._records import PARTY, span_ids, task_name
 
 
 def _party() -> Any:
@@ -53,20 +59,8 @@ class AsyncLock:
 
     kind = "asyncio"
     reentrant = False
-    __slots__ = (
-        "__weakref__",
-        "_acq",
-        "_aenter",
-        "_aexit",
-        "_announced",
-        "_owner",
-        "_raw",
-        "_req",
-        "_span",
-        "acquire",
-        "name",
-        "release",
-    )
+    __slots__ = ("__weakref__", "_aenter", "_aexit", "_hold", "_raw", "acquire", "name",
+                 "release")
 
     if TYPE_CHECKING:
         acquire: Callable[..., Any]
@@ -86,12 +80,14 @@ class AsyncLock:
 
         self.name = str(name) if name else default_name()
         self._raw = _raw if _raw is not None else asyncio.Lock()
-        self._owner: Any = None
-        self._span: Any = None
-        self._req = self._acq = 0
-        self._announced = False
+        self._hold: tuple[Any, ...] | None = None
         self._set_traced(RT.mode == "trace")
         LIVE.add(self)
+
+    @property
+    def _owner(self) -> Any:
+        hold = self._hold
+        return None if hold is None else hold[PARTY]
 
     def _set_traced(self, on: bool) -> None:
         raw = self._raw
@@ -102,32 +98,30 @@ class AsyncLock:
             return
         self.acquire, self.release = self._raw_acquire, raw.release
         self._aenter, self._aexit = raw.__aenter__, raw.__aexit__
-        owner = self._owner
-        if owner is not None:
-            self._owner = None
-            forget_held(owner, self)
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            forget_held(hold[PARTY], self)
 
     def locked(self) -> bool:
         return bool(self._raw.locked())
 
     async def _t_acquire(self, timeout: float | None = None) -> bool:
         rt = RT
-        raw = self._raw
         if rt.mode != "trace":
             self._set_traced(False)
             return await self._raw_acquire(timeout)
         req = rt.perf()
         party = _party()
         span = current.get()
-        contended = raw.locked()
+        contended = self._raw.locked()
         common: dict[str, Any] = {}
         watch = None
         if contended:
             trace_id, span_id = span_ids(span)
             common = {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
                       "span_id": span_id, "thread": threading.current_thread().name,
-                      "task": _task_name(party) if not isinstance(party, int) else None,
-                      "operation": span.name if span is not None else None}
+                      "task": None if isinstance(party, int) else task_name(party),
+                      "operation": span.name if span is not None and trace_id else None}
             emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
                        **common)
             WAITING[party] = Wait(self, span, req, common["operation"])
@@ -150,8 +144,7 @@ class AsyncLock:
                 emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset,
                            **common)
             return False
-        self._owner, self._span = party, span
-        self._req, self._acq, self._announced = req, now, contended
+        self._hold = (now, party, span, contended, req)
         if contended:
             emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset, **common)
         held = HELD.setdefault(party, [])
@@ -169,25 +162,15 @@ class AsyncLock:
             return False
 
     def _t_release(self) -> None:
-        owner = self._owner
-        if owner is None:
+        hold = self._hold
+        if hold is None:
             self._raw.release()
             return
-        rt = RT
-        now = rt.perf()
-        req, acq, span, announced = self._req, self._acq, self._span, self._announced
-        self._owner = None
-        forget_held(owner, self)
+        now = RT.perf()
+        self._hold = None
+        forget_held(hold[PARTY], self)
         self._raw.release()
-        emit = rt.emit
-        if emit is not None and rt.mode == "trace":
-            off = rt.offset
-            is_thread = isinstance(owner, int)
-            emit(LockAcquisition(
-                self, req + off, acq + off, now + off,
-                owner if is_thread else threading.get_ident(),
-                None if is_thread else _task_name(owner), span, next(SEQ), announced, None,
-            ))
+        emit_acquisition(self, hold, now)
 
     async def _t_aexit(self, *exc_info: object) -> None:
         self._t_release()

@@ -24,7 +24,7 @@ from spanwise._runtime import RT
 from spanwise._span import current
 from spanwise.debug._deadlock import CHECK_INTERVAL_S, HELD, WAITING, Wait, check, emit_event
 from spanwise.debug._locks import forget_held, note_held
-from spanwise.debug._records import span_ids
+from spanwise.debug._records import PARTY, SPAN, span_ids
 
 logger = logging.getLogger("spanwise.locks")
 
@@ -58,12 +58,15 @@ class FileLock:
         self.path = Path(path)
         self.name = name or str(path)
         self.poll_interval = max(MIN_POLL_S, float(poll_interval))
-        self._owner: int | None = None
+        self._hold: tuple[Any, ...] | None = None  # as for thread locks
         self._fd: int | None = None
         self._depth = 0
-        self._span: Any = None
-        self._req = self._acq = 0
         self._acquisition = ""
+
+    @property
+    def _owner(self) -> int | None:
+        hold = self._hold
+        return None if hold is None else hold[PARTY]
 
     # -- public -------------------------------------------------------------------------
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -100,8 +103,7 @@ class FileLock:
             emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset, **common)
             return False
         details = self._take(fd, span)
-        self._owner, self._fd, self._depth = ident, fd, 1
-        self._span, self._req, self._acq = span, req, now
+        self._hold, self._fd, self._depth = (now, ident, span, True, req), fd, 1
         self._acquisition = common.get("acquisition", "")
         emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset,
                    details=details, level="warning" if details else "info", **common)
@@ -117,12 +119,12 @@ class FileLock:
             self._depth -= 1
             return
         rt = RT
-        fd, span, acq = self._fd, self._span, self._acq
+        fd, hold = self._fd, self._hold
+        assert fd is not None and hold is not None
+        acq, ident, span = hold[0], hold[PARTY], hold[SPAN]
         common = self._common(span, self._acquisition)
-        ident = self._owner
-        self._owner, self._fd, self._depth = None, None, 0
+        self._hold, self._fd, self._depth = None, None, 0
         forget_held(ident, self)
-        assert fd is not None
         try:
             os.ftruncate(fd, 0)  # cleared before unlocking: a clean release leaves no holder
         except OSError as exc:

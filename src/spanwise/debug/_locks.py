@@ -36,9 +36,10 @@ from spanwise.debug._deadlock import (
     emit_event,
     note_order,
 )
-from spanwise.debug._records import LockAcquisition, span_ids
+from spanwise.debug._records import ACQ, PARTY, SPAN, LockAcquisition, span_ids
 
 get_ident = threading.get_ident
+_new = tuple.__new__
 SEQ = itertools.count(1)
 LIVE: weakref.WeakSet[Any] = weakref.WeakSet()  # every wrapper, to switch on trace mode
 
@@ -61,58 +62,59 @@ def note_held(lock: Any, held: list[Any]) -> None:
 
 
 def forget_held(party: Any, lock: Any) -> None:
+    """``lock`` is no longer held by ``party``. A thread keeps its (empty) list; a task's
+    is dropped so finished tasks are not kept alive."""
     held = HELD.get(party)
     if held is None:
         return
-    if held and held[-1] is lock:
-        held.pop()
-    else:
-        try:
-            held.remove(lock)
-        except ValueError:
-            pass
-    if not held:
+    try:
+        held.remove(lock)
+    except ValueError:
+        pass
+    if not held and not isinstance(party, int):
         HELD.pop(party, None)
 
 
 def holder_info(lock: Any) -> dict[str, Any] | None:
     """Who holds ``lock`` now (best effort, for the ``requested`` event)."""
-    from spanwise.debug._deadlock import task_name
-    from spanwise.debug._records import thread_name
+    from spanwise.debug._records import task_name, thread_name
 
-    owner = lock._owner
-    if owner is None:
+    hold = lock._hold
+    if hold is None:
         return None
-    trace_id, _ = span_ids(lock._span)
-    who = thread_name(owner) if isinstance(owner, int) else task_name(owner)
-    return {"holder": who, "operation": _span_name(lock._span),
-            "trace_id": trace_id, "since_ns": lock._acq + RT.offset}
+    party, span = hold[PARTY], hold[SPAN]
+    trace_id, _ = span_ids(span)
+    who = thread_name(party) if isinstance(party, int) else task_name(party)
+    return {"holder": who, "operation": _span_name(span), "trace_id": trace_id,
+            "since_ns": hold[ACQ] + RT.offset}
 
 
 def _span_name(span: Any) -> str | None:
     return span.name if span is not None and span.span_id else None
 
 
+def emit_acquisition(lock: Any, hold: tuple[Any, ...], now: int) -> None:
+    """Queue the record of a finished acquisition (trace mode only)."""
+    rt = RT
+    queue = rt.queue
+    if queue is not None:
+        record = _new(LockAcquisition, (lock, hold, now, rt.offset, next(SEQ)))
+        if len(queue) < rt.cap:
+            queue.append(record)
+        else:
+            rt.on_full(record)
+    elif rt.emit is not None and rt.mode == "trace":
+        rt.emit(_new(LockAcquisition, (lock, hold, now, rt.offset, next(SEQ))))
+
+
 class _ThreadLock:
-    """Shared machinery of ``Lock`` and ``RLock``."""
+    """Shared machinery of ``Lock`` and ``RLock``. While held, ``_hold`` is the tuple
+    (acquired perf ns, thread ident, span, announced, requested perf ns)."""
 
     kind = "thread"
     reentrant = False
-    __slots__ = (
-        "__weakref__",
-        "_acq",
-        "_announced",
-        "_depth",
-        "_enter",
-        "_exit",
-        "_owner",
-        "_raw",
-        "_req",
-        "_span",
-        "acquire",
-        "name",
-        "release",
-    )
+    __slots__ = ("__weakref__", "_enter", "_exit", "_hold", "_raw", "_raw_release", "_try",
+                 "acquire", "name", "release")
 
     if TYPE_CHECKING:
         acquire: Callable[..., bool]
@@ -129,18 +131,20 @@ class _ThreadLock:
 
     def __init__(self, name: str | None = None, *, _raw: Any = None) -> None:
         self.name = str(name) if name else default_name()
-        self._raw = _raw if _raw is not None else self._new_raw()
-        self._owner: Any = None
-        self._span: Any = None
-        self._req = self._acq = 0
-        self._announced = False
-        self._depth = 0
+        raw = self._raw = _raw if _raw is not None else self._new_raw()
+        self._try, self._raw_release = raw.acquire, raw.release
+        self._hold: tuple[Any, ...] | None = None
         self._set_traced(RT.mode == "trace")
         LIVE.add(self)
 
     @staticmethod
     def _new_raw() -> Any:
         return threading.Lock()
+
+    @property
+    def _owner(self) -> Any:
+        hold = self._hold
+        return None if hold is None else hold[PARTY]
 
     def _set_traced(self, on: bool) -> None:
         raw = self._raw
@@ -150,11 +154,9 @@ class _ThreadLock:
             return
         self.acquire, self.release = raw.acquire, raw.release
         self._enter, self._exit = raw.__enter__, raw.__exit__
-        owner = self._owner
-        if owner is not None:
-            self._owner = None
-            self._depth = 0
-            forget_held(owner, self)
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            forget_held(hold[PARTY], self)
 
     # -- traced path ------------------------------------------------------------------------
     def _t_acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -164,39 +166,43 @@ class _ThreadLock:
             return bool(self._raw.acquire(blocking, timeout))
         if timeout != -1 and not blocking:
             raise ValueError("can't specify a timeout for a non-blocking call")
-        if self._raw.acquire(False):
+        if self._try(False):
             now = rt.perf()
             ident = get_ident()
-            self._owner = ident
-            self._req = self._acq = now
-            self._announced = False
-            self._span = current.get()
-            self._depth = 1
             held = HELD.get(ident)
             if held is None:
-                HELD[ident] = [self]
-            else:
+                held = HELD[ident] = []
+            elif held:
                 note_held(self, held)
-                held.append(self)
+            held.append(self)
+            self._hold = (now, ident, current.get(), False, now, held)
             return True
         return self._contended(blocking, timeout)
 
-    def _t_release(self, *exc_info: object) -> None:
-        ident = self._owner
-        if ident is None:  # taken while untraced: a plain release
-            self._raw.release()
+    def _t_release(self, _type: Any = None, _value: Any = None, _tb: Any = None) -> None:
+        hold = self._hold
+        if hold is None:  # taken while untraced: a plain release
+            self._raw_release()
             return
         rt = RT
         now = rt.perf()
-        req, acq, span, announced = self._req, self._acq, self._span, self._announced
-        self._owner = None
-        forget_held(ident, self)
-        self._raw.release()
-        emit = rt.emit
-        if emit is not None and rt.mode == "trace":
-            off = rt.offset
-            emit(LockAcquisition(self, req + off, acq + off, now + off, ident, None, span,
-                                 next(SEQ), announced, None))
+        self._hold = None
+        held = hold[5]
+        if held and held[-1] is self:
+            held.pop()
+        else:
+            forget_held(hold[1], self)
+        self._raw_release()
+        # emit_acquisition(), inlined: this is the hot path.
+        queue = rt.queue
+        if queue is not None:
+            record = _new(LockAcquisition, (self, hold, now, rt.offset, next(SEQ)))
+            if len(queue) < rt.cap:
+                queue.append(record)
+            else:
+                rt.on_full(record)
+        elif rt.emit is not None:
+            emit_acquisition(self, hold, now)
 
     def _contended(self, blocking: bool, timeout: float) -> bool:
         """The slow path: announce, wait in slices, check for deadlocks, record."""
@@ -238,15 +244,11 @@ class _ThreadLock:
         if not got:
             emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset, **common)
             return False
-        self._owner = ident
-        self._req, self._acq = req, now
-        self._announced = True
-        self._span = span
-        self._depth = 1
         emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset, **common)
         held = HELD.setdefault(ident, [])
         note_held(self, held)
         held.append(self)
+        self._hold = (now, ident, span, True, req, held)
         return True
 
     def __repr__(self) -> str:
@@ -271,32 +273,38 @@ class RLock(_ThreadLock):
     """A re-entrant ``threading.RLock`` that records its outermost acquisitions."""
 
     reentrant = True
-    __slots__ = ()
+    __slots__ = ("_depth",)
+
+    def __init__(self, name: str | None = None, *, _raw: Any = None) -> None:
+        self._depth = 0
+        super().__init__(name or default_name(), _raw=_raw)
 
     @staticmethod
     def _new_raw() -> Any:
         return threading.RLock()
 
     def _t_acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if self._owner == get_ident() and RT.mode == "trace":
+        hold = self._hold
+        if hold is not None and hold[PARTY] == get_ident() and RT.mode == "trace":
             self._raw.acquire()
             self._depth += 1
             return True
-        return super()._t_acquire(blocking, timeout)
+        got = super()._t_acquire(blocking, timeout)
+        if got:
+            self._depth = 1
+        return got
 
-    def _t_release(self, *exc_info: object) -> None:
-        if self._depth > 1 and self._owner == get_ident():
-            self._depth -= 1
-            self._raw.release()
-            return
-        if self._owner is not None and self._owner != get_ident():
-            self._raw.release()  # not ours: raises like the raw RLock does
-            return
+    def _t_release(self, _type: Any = None, _value: Any = None, _tb: Any = None) -> None:
+        hold = self._hold
+        if hold is not None:
+            if hold[PARTY] != get_ident():
+                self._raw.release()  # not ours: raises like the raw RLock does
+                return
+            if self._depth > 1:
+                self._depth -= 1
+                self._raw.release()
+                return
         super()._t_release()
-
-    def __repr__(self) -> str:
-        state = f"held by {self._owner}" if self._owner is not None else "state unknown"
-        return f"<spanwise.RLock {self.name!r} {state}>"
 
 
 def switch_all_traced() -> None:

@@ -2,8 +2,11 @@
 
 Each has a ``record_type`` and ``to_dict()`` (JSONL, session logs); lock records also
 give ``events()`` (one dict per lock event) and ``rows()`` (one store row per event).
-Lock acquisitions on the hot path are recorded as *one* ``LockAcquisition`` when the lock
-is released, which stands for its requested, acquired and released events.
+
+A lock acquisition on the hot path is recorded as *one* ``LockAcquisition`` when the lock
+is released: a plain tuple built in C, which stands for its requested, acquired and
+released events. Everything else about it (names, wall-clock times, trace ids) is
+worked out on the writer thread.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ def thread_name(ident: int | None) -> str | None:
                 _names[t.ident] = t.name
         name = _names.setdefault(ident, f"thread-{ident}")
     return name
+
+
+def task_name(task: Any) -> str:
+    try:
+        return str(task.get_name())
+    except Exception:  # noqa: BLE001 - a task-like object without a name
+        return repr(task)
 
 
 def span_ids(span: Any) -> tuple[str | None, str | None]:
@@ -89,64 +99,48 @@ class LockEvent:
         return [tuple(getattr(self, name) for name in LOCK_EVENT_FIELDS)]
 
 
-class LockAcquisition:
-    """A finished acquisition of a thread or asyncio lock, built on release.
+# A held lock keeps its holding as one plain tuple (one attribute store on the hot path):
+# (acquired perf ns, party, span, announced, requested perf ns[, held list]). The party is a thread
+# ident or an asyncio task; ``announced`` is True when the contended path already
+# emitted the requested and acquired events (so a stuck waiter shows up at once).
+ACQ, PARTY, SPAN, ANNOUNCED, REQ = range(5)
 
-    ``announced`` is True when the requested and acquired events were already emitted
-    (contended acquisitions announce them at once, so a stuck waiter shows up)."""
+
+class LockAcquisition(tuple):  # type: ignore[type-arg]
+    """A finished acquisition: ``(lock, hold, released perf ns, clock offset, seq)``."""
 
     record_type = "lock_event"
-    __slots__ = (
-        "acq_ns",
-        "announced",
-        "details",
-        "ident",
-        "lock",
-        "rel_ns",
-        "req_ns",
-        "seq",
-        "span",
-        "task",
-    )
-
-    def __init__(
-        self, lock: Any, req_ns: int, acq_ns: int, rel_ns: int, ident: int | None,
-        task: str | None, span: Any, seq: int, announced: bool, details: dict[str, Any] | None,
-    ) -> None:
-        self.lock = lock
-        self.req_ns = req_ns
-        self.acq_ns = acq_ns
-        self.rel_ns = rel_ns
-        self.ident = ident
-        self.task = task
-        self.span = span
-        self.seq = seq
-        self.announced = announced
-        self.details = details
+    __slots__ = ()
 
     def events(self) -> list[dict[str, Any]]:
-        trace_id, span_id = span_ids(self.span)
+        lock, hold, rel, offset, seq = self
+        acq, party, span, announced, req = hold[:5]
+        trace_id, span_id = span_ids(span)
+        is_thread = isinstance(party, int)
+        pid = os.getpid()
         base = {
-            "lock_name": self.lock.name, "kind": self.lock.kind, "pid": os.getpid(),
-            "thread": thread_name(self.ident), "task": self.task, "trace_id": trace_id,
-            "span_id": span_id, "operation": self.span.name if trace_id else None,
-            "acquisition": f"{os.getpid()}:{self.seq}", "level": "info",
+            "lock_name": lock.name, "kind": lock.kind, "pid": pid,
+            "thread": thread_name(party) if is_thread else None,
+            "task": None if is_thread else task_name(party), "trace_id": trace_id,
+            "span_id": span_id, "operation": span.name if trace_id else None,
+            "acquisition": f"{pid}:{seq}", "level": "info",
         }
         out = []
-        if not self.announced:
-            out.append({**base, "time_ns": self.req_ns, "event": "requested",
+        if not announced:
+            out.append({**base, "time_ns": req + offset, "event": "requested",
                         "wait_ns": None, "hold_ns": None, "details": None})
-            out.append({**base, "time_ns": self.acq_ns, "event": "acquired",
-                        "wait_ns": self.acq_ns - self.req_ns, "hold_ns": None, "details": None})
-        out.append({**base, "time_ns": self.rel_ns, "event": "released", "wait_ns": None,
-                    "hold_ns": self.rel_ns - self.acq_ns, "details": self.details})
+            out.append({**base, "time_ns": acq + offset, "event": "acquired",
+                        "wait_ns": acq - req, "hold_ns": None, "details": None})
+        out.append({**base, "time_ns": rel + offset, "event": "released", "wait_ns": None,
+                    "hold_ns": rel - acq, "details": None})
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        hold, offset = self[1], self[3]
         released = self.events()[-1]
-        released["requested_ns"] = self.req_ns
-        released["acquired_ns"] = self.acq_ns
-        released["wait_ns"] = self.acq_ns - self.req_ns
+        released["requested_ns"] = hold[4] + offset
+        released["acquired_ns"] = hold[0] + offset
+        released["wait_ns"] = hold[0] - hold[4]
         return released
 
     def rows(self) -> list[tuple[Any, ...]]:
@@ -157,20 +151,8 @@ class StateDiff:
     """Before/after snapshots of one ``track_state`` block and the JSON Patch between."""
 
     record_type = "state_diff"
-    __slots__ = (
-        "after",
-        "before",
-        "duration_ns",
-        "error_type",
-        "label",
-        "patch",
-        "pid",
-        "span_id",
-        "status",
-        "time_ns",
-        "trace_id",
-        "truncated",
-    )
+    __slots__ = ("after", "before", "duration_ns", "error_type", "label", "patch", "pid",
+                 "span_id", "status", "time_ns", "trace_id", "truncated")
 
     def __init__(self, **fields: Any) -> None:
         for name in self.__slots__:

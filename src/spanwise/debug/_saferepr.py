@@ -6,9 +6,11 @@ objects go through ``repr()`` inside a guard; objects with the default repr and 
 ``__dict__`` are shown as their attributes (when ``expand_objects`` is on) instead of an
 address. Every cap (depth, breadth, string length, total size) marks what it cut.
 
-Secrets never make it into the result: a key that names a secret (``spanwise._redact``
-rules) has its value replaced without the value being looked at, credential-shaped text
-is replaced, and ``name=value`` pairs inside a repr are scrubbed by the same key rule.
+Secrets: a key that names a secret (``spanwise._redact`` rules) has its value replaced
+without the value being looked at, and ``name=value`` pairs inside a repr are scrubbed
+by the same key rule. Credential-shaped text is replaced by ``spanwise._redact.redact``,
+which callers run over the result (``safe_value`` does); strings cut at a cap are
+redacted before the cut, so no credential survives in part.
 """
 
 from __future__ import annotations
@@ -285,7 +287,9 @@ def _int_text(value: int) -> str:
 
 def safe_value(obj: Any, limits: Limits = LOCALS_LIMITS) -> Any:
     """The bounded, redacted, JSON-ready form of one value."""
-    return Walker(limits).value(obj)
+    from spanwise._redact import redact
+
+    return redact(Walker(limits).value(obj))
 
 
 def safe_repr(obj: Any, limit: int = 1024) -> str:

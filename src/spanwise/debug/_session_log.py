@@ -69,7 +69,7 @@ class ErrorFiles:
     """Writes each error report to its session's ``errors/`` directory."""
 
     def __init__(self, home: Path) -> None:
-        self.home = Path(home)
+        self.home = Path(home).absolute()
 
     def export(self, records: Sequence[Any]) -> ExportResult:
         result = ExportResult.SUCCESS

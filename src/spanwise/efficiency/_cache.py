@@ -6,10 +6,12 @@ store can be pruned or moved to PostgreSQL without losing paid-for embeddings).
 - Key: (path, SHA-256 of the *full* content, model, dimensions). Editing a file changes
   its hash, so the old vector is never returned; a different model or dimension count
   never shares vectors.
-- Bounded: at most ``max_entries`` vectors; the least recently used go first. A hit
-  refreshes the entry's ``last_used_ns``.
+- Bounded: at most ``max_entries`` vectors (default 20,000: ~30 MB at 384 dimensions,
+  ~120 MB at 1,536); the least recently used go first. A hit refreshes the entry's
+  ``last_used_ns`` when it is more than a minute old, so warm lookups rarely write.
 - Counted: hits, misses, stores and evictions for this cache object (``stats()``), and
-  the same totals for the file across processes (``lifetime``).
+  the same totals for the file across processes (``lifetime``; each process adds its
+  counts at least once a minute, on every store, and in ``stats()`` and ``close()``).
 - Safe across processes: WAL, ``BEGIN IMMEDIATE`` writes, a busy timeout.
 
 Vectors are stored as little-endian float32 (4 bytes per dimension).
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 DEFAULT_MAX_ENTRIES = 20_000
+TOUCH_INTERVAL_NS = 60_000_000_000  # LRU order is kept to the minute
 BUSY_TIMEOUT_MS = 10_000
 _CHUNK = 500
 
@@ -78,12 +81,12 @@ def _pack(vector: Sequence[float]) -> bytes:
     return data.tobytes()
 
 
-def _unpack(blob: bytes) -> list[float]:
+def _unpack(blob: bytes) -> array.array[float]:
     data = array.array("f")
     data.frombytes(blob)
     if sys.byteorder != "little":
         data.byteswap()
-    return data.tolist()
+    return data
 
 
 @dataclass(frozen=True)
@@ -111,16 +114,20 @@ class EmbeddingCache:
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Callable[[], int] = time.time_ns,
+        touch_interval_ns: int = TOUCH_INTERVAL_NS,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, not {max_entries!r}")
         self.path = Path(path)
         self.max_entries = max_entries
+        self.touch_interval_ns = touch_interval_ns
         self._clock = clock
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self.hits = self.misses = self.stores = self.evictions = 0
+        self._pending = dict.fromkeys(_COUNTERS, 0)
+        self._flushed_ns = clock()
 
     # -- connection --------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -128,7 +135,9 @@ class EmbeddingCache:
         if conn is not None and self._pid == os.getpid():
             return conn
         # A connection inherited through fork is left alone: closing it would drop the
-        # parent's POSIX locks.
+        # parent's POSIX locks. The parent's unflushed counts are the parent's to write.
+        if conn is not None:
+            self._pending = dict.fromkeys(_COUNTERS, 0)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
             str(self.path),
@@ -146,38 +155,53 @@ class EmbeddingCache:
         return conn
 
     # -- reads and writes ----------------------------------------------------------------
-    def get_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, list[float]]:
-        """The cached vectors among ``keys``; counts hits and misses, refreshes hits."""
+    def get_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, array.array[float]]:
+        """The cached vectors among ``keys`` (float32 arrays, each a sequence of floats).
+
+        Counts hits and misses and refreshes the LRU position of hits (at most once per
+        ``touch_interval_ns`` per entry, so warm lookups rarely write).
+        """
         if not keys:
             return {}
         by_digest = {k.digest: k for k in keys}
-        found: dict[CacheKey, list[float]] = {}
+        found: dict[CacheKey, array.array[float]] = {}
+        stale: list[str] = []
         with self._lock:
             conn = self._connection()
             digests = list(by_digest)
-            with _write(conn):
-                for chunk in _chunks(digests):
-                    marks = ",".join("?" * len(chunk))
-                    for digest, blob in conn.execute(
-                        f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk
-                    ):
-                        found[by_digest[digest]] = _unpack(blob)
-                now = self._clock()
-                hit_digests = [k.digest for k in found]
-                for chunk in _chunks(hit_digests):
-                    marks = ",".join("?" * len(chunk))
-                    conn.execute(
-                        f"UPDATE embeddings SET last_used_ns = ? WHERE key IN ({marks})",
-                        [now, *chunk],
-                    )
-                hits, misses = len(found), len(by_digest) - len(found)
-                _bump(conn, hits=hits, misses=misses)
+            now = self._clock()
+            oldest_fresh = now - self.touch_interval_ns
+            # Reads need no write lock (WAL); a write happens only to refresh stale LRU
+            # positions or to flush the lifetime counters, at most once a minute.
+            for chunk in _chunks(digests):
+                marks = ",".join("?" * len(chunk))
+                for digest, blob, last_used in conn.execute(
+                    f"SELECT key, vector, last_used_ns FROM embeddings WHERE key IN ({marks})",
+                    chunk,
+                ):
+                    found[by_digest[digest]] = _unpack(blob)
+                    if last_used < oldest_fresh:
+                        stale.append(digest)
+            hits, misses = len(found), len(by_digest) - len(found)
             self.hits += hits
             self.misses += misses
+            self._pending["hits"] += hits
+            self._pending["misses"] += misses
+            if stale or self._flushed_ns < oldest_fresh:
+                with _write(conn):
+                    for chunk in _chunks(stale):
+                        marks = ",".join("?" * len(chunk))
+                        conn.execute(
+                            f"UPDATE embeddings SET last_used_ns = ? WHERE key IN ({marks})",
+                            [now, *chunk],
+                        )
+                    self._flush_counters(conn, now)
         return found
 
     def get(self, key: CacheKey) -> list[float] | None:
-        return self.get_many([key]).get(key)
+        """One vector as a list, or None."""
+        found = self.get_many([key]).get(key)
+        return None if found is None else found.tolist()
 
     def put_many(self, items: Sequence[tuple[CacheKey, Sequence[float]]]) -> None:
         """Store vectors (replacing any under the same key), then evict down to the bound."""
@@ -204,17 +228,29 @@ class EmbeddingCache:
                         "ORDER BY last_used_ns, rowid LIMIT ?)",
                         (excess,),
                     )
-                _bump(conn, stores=len(rows), evictions=excess)
+                self._pending["stores"] += len(rows)
+                self._pending["evictions"] += excess
+                self._flush_counters(conn, now)
             self.stores += len(rows)
             self.evictions += excess
+
+    def _flush_counters(self, conn: sqlite3.Connection, now: int) -> None:
+        """Add the pending counts to the file's lifetime totals (inside a write)."""
+        _bump(conn, **self._pending)
+        self._pending = dict.fromkeys(_COUNTERS, 0)
+        self._flushed_ns = now
 
     def put(self, key: CacheKey, vector: Sequence[float]) -> None:
         self.put_many([(key, vector)])
 
     # -- inspection ----------------------------------------------------------------------
     def stats(self) -> CacheStats:
+        """This object's counts, the entries in the file, and the file's lifetime totals."""
         with self._lock:
             conn = self._connection()
+            if any(self._pending.values()):
+                with _write(conn):
+                    self._flush_counters(conn, self._clock())
             size = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
             lifetime = dict.fromkeys(_COUNTERS, 0)
             for name, value in conn.execute("SELECT name, value FROM counters"):
@@ -236,9 +272,14 @@ class EmbeddingCache:
                 conn.execute("DELETE FROM embeddings")
 
     def close(self) -> None:
+        """Flush the lifetime counters and close the connection."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
+            conn = self._conn
+            if conn is not None and self._pid == os.getpid():
+                if any(self._pending.values()):
+                    with _write(conn):
+                        self._flush_counters(conn, self._clock())
+                conn.close()
             self._conn = None
 
 

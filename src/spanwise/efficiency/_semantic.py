@@ -22,7 +22,7 @@ import math
 import operator
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,14 +164,14 @@ def rank_semantic(
             vectors[path] = vector
             fresh.append((keys[path], vector))
     _store(cache, fresh)
-    query_vector = _normalized(vectors[QUERY_PATH])
-    result.scores = {path: _dot(query_vector, _normalized(vectors[path])) for path in candidates}
+    query_vector = vectors[QUERY_PATH]
+    result.scores = {path: _cosine(query_vector, vectors[path]) for path in candidates}
     return result
 
 
 def _lookup(
     cache: EmbeddingCache | None, keys: dict[str, CacheKey], model: str, result: SemanticResult
-) -> dict[str, list[float]]:
+) -> dict[str, Sequence[float]]:
     if cache is None:
         result.cache_misses = len(keys)
         return {}
@@ -226,13 +226,10 @@ def _store(cache: EmbeddingCache | None, fresh: list[tuple[CacheKey, list[float]
         _internal.report("efficiency.cache_store", exc)
 
 
-def _normalized(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(x * x for x in vector))
-    return [x / norm for x in vector] if norm else vector
-
-
-def _dot(a: list[float], b: list[float]) -> float:
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity; 0.0 for vectors of different lengths or zero norm."""
     if len(a) != len(b):
         return 0.0
-    total: float = sum(map(operator.mul, a, b))
-    return total
+    mul = operator.mul
+    norms = math.sqrt(sum(map(mul, a, a)) * sum(map(mul, b, b)))
+    return float(sum(map(mul, a, b)) / norms) if norms else 0.0

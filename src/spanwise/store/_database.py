@@ -6,7 +6,8 @@ SQL is written once with ``?`` placeholders; each dialect adapts it.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Protocol, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 
 class StoreError(RuntimeError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from spanwise import _internal
 from spanwise._export import ExportResult
@@ -36,12 +37,20 @@ def stats_fallback_path(url: str) -> Any:
 def write_stats_fallback(url: str, row: tuple[Any, ...]) -> None:
     import json
 
-    keys = ("pid", "started_ns", "host", "updated_ns", "exported", "queue_full", "shutdown",
-            "write_error")
+    keys = (
+        "pid",
+        "started_ns",
+        "host",
+        "updated_ns",
+        "exported",
+        "queue_full",
+        "shutdown",
+        "write_error",
+    )
     try:
         path = stats_fallback_path(url)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(dict(zip(keys, row))) + "\n")
+            f.write(json.dumps(dict(zip(keys, row, strict=True))) + "\n")
     except OSError:
         pass
 
@@ -91,8 +100,14 @@ class StoreExporter:
 
         drops = stats["dropped"]
         row = (
-            os.getpid(), started_ns, socket.gethostname(), time.time_ns(), stats["exported"],
-            drops["queue_full"], drops["shutdown"], drops["write_error"],
+            os.getpid(),
+            started_ns,
+            socket.gethostname(),
+            time.time_ns(),
+            stats["exported"],
+            drops["queue_full"],
+            drops["shutdown"],
+            drops["write_error"],
         )
         try:
             with self._lock:

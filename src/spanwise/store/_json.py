@@ -32,7 +32,15 @@ def _make_fast_encoder() -> Any:
     if make is None:
         return None
     return make(
-        None, _default, encoder.py_encode_basestring, None, ":", ",", False, False, True
+        None,
+        _default,
+        getattr(encoder, "c_encode_basestring", None) or encoder.py_encode_basestring,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
     )
 
 

@@ -4,7 +4,8 @@ per-trace totals that make lists fast."""
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from spanwise.store._blobs import BlobBatch
 from spanwise.store._json import dumps, dumps_attributes
@@ -32,8 +33,10 @@ ON CONFLICT (trace_id) DO UPDATE SET
               ELSE traces.name END,
   has_root = CASE WHEN excluded.has_root = 1 THEN 1 ELSE traces.has_root END,
   session_id = COALESCE(traces.session_id, excluded.session_id),
-  start_ns = CASE WHEN excluded.start_ns < traces.start_ns THEN excluded.start_ns ELSE traces.start_ns END,
-  end_ns = CASE WHEN excluded.end_ns > traces.end_ns THEN excluded.end_ns ELSE traces.end_ns END,
+  start_ns = CASE WHEN excluded.start_ns < traces.start_ns
+                  THEN excluded.start_ns ELSE traces.start_ns END,
+  end_ns = CASE WHEN excluded.end_ns > traces.end_ns
+                THEN excluded.end_ns ELSE traces.end_ns END,
   status = CASE WHEN traces.error_count + excluded.error_count > 0 THEN 'error' ELSE 'ok' END,
   span_count = traces.span_count + excluded.span_count,
   error_count = traces.error_count + excluded.error_count,
@@ -99,7 +102,19 @@ class SpanRows:
             t = traces.get(trace_hex)
             if t is None:
                 # name, start, end, span_count, error_count, llm, in, out, cost, unpriced, has_root
-                t = traces[trace_hex] = [s.name, start, end, 0, 0, 0, 0, 0, 0.0, 0, 0 if parent else 1]
+                t = traces[trace_hex] = [
+                    s.name,
+                    start,
+                    end,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    0,
+                    0 if parent else 1,
+                ]
             else:
                 if not parent and not t[10]:
                     t[0], t[10] = s.name, 1
@@ -172,9 +187,20 @@ class SpanRows:
                 sql,
                 [
                     (
-                        trace_hex, t[0], session, t[1], t[2],
+                        trace_hex,
+                        t[0],
+                        session,
+                        t[1],
+                        t[2],
                         "error" if t[4] else "ok",
-                        t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
+                        t[3],
+                        t[4],
+                        t[5],
+                        t[6],
+                        t[7],
+                        t[8],
+                        t[9],
+                        t[10],
                     )
                     # Sorted: concurrent writers lock rows in one order (no deadlock).
                     for trace_hex, t in sorted(self.traces.items())

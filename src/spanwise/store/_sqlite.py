@@ -6,8 +6,9 @@ import contextlib
 import random
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from spanwise.store._database import StoreError
 from spanwise.store._schema import MIGRATIONS, statements_for
@@ -38,13 +39,18 @@ class SQLiteDatabase:
                 if not self.path.exists():
                     raise StoreError(f"no store at {self.path} (nothing has been recorded yet)")
                 conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
-                    isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                    f"file:{self.path}?mode=ro",
+                    uri=True,
+                    check_same_thread=False,
+                    isolation_level=None,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
                 )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(
-                    str(self.path), check_same_thread=False, isolation_level=None,
+                    str(self.path),
+                    check_same_thread=False,
+                    isolation_level=None,
                     timeout=BUSY_TIMEOUT_MS / 1000,
                 )
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -116,7 +122,7 @@ class SQLiteDatabase:
         try:
             cur = self._conn.execute(sql, params)
             names = [d[0] for d in cur.description or ()]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read store {self.path}: {exc}") from None
 

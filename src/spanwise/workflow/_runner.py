@@ -56,9 +56,10 @@ def compile_workflow(
     """One step per node in ``order``; wrapped only when a recorder is given."""
     base_dir = workflow.source.parent if workflow.source else None
     cache: dict[Any, Any] = {}
+    specs = {spec.id: spec for spec in workflow.nodes}
     steps = []
     for node_id in order:
-        spec = workflow.node(node_id)
+        spec = specs[node_id]
         node_cls = NODE_TYPES[spec.type]
         node = node_cls()
         ctx = NodeContext(node_id, store, base_dir, cache)

@@ -4,12 +4,16 @@ and the workflow trace document.
 Strings of 1 KiB or more are stored once, in the ``strings`` table at the end of the file,
 and referenced where they occur as ``{"$string": "<sha256>"}`` — a prompt repeated in 100
 calls costs its size once. The file stays plain JSON so ``jq`` and ``grep`` work.
+
+Caps: a string longer than 1,000,000 characters is cut (``…[truncated N chars]``, as in
+the store's blobs); values nested deeper than 32 levels are replaced by a marker.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from datetime import datetime, timedelta
@@ -23,6 +27,7 @@ from spanwise.workflow._metrics import price_calls, usage_totals
 
 FORMAT_VERSION = 1
 INTERN_MIN_CHARS = 1024
+MAX_STRING_CHARS = 1_000_000
 MAX_DEPTH = 32
 REF_KEY = "$string"
 
@@ -39,11 +44,16 @@ class StringTable:
         if isinstance(value, str):
             if len(value) < self.min_chars:
                 return value
+            if len(value) > MAX_STRING_CHARS:
+                cut = len(value) - MAX_STRING_CHARS
+                value = f"{value[:MAX_STRING_CHARS]}…[truncated {cut} chars]"
             digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
             self.strings.setdefault(digest, value)
             return {REF_KEY: digest}
-        if value is None or isinstance(value, (bool, int, float)):
+        if value is None or isinstance(value, (bool, int)):
             return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else repr(value)
         if depth >= MAX_DEPTH:
             return f"<nested deeper than {MAX_DEPTH} levels>"
         if isinstance(value, dict):

@@ -16,12 +16,13 @@ from spanwise.workflow.nodes import NODE_TYPES, NodeType
 
 def validate(workflow: Workflow) -> list[str]:
     """Raise ``WorkflowError`` on the first problem; return the execution order."""
-    ids = {n.id for n in workflow.nodes}
+    types = {n.id: n.type for n in workflow.nodes}
+    ids = set(types)
     for spec in workflow.nodes:
         node_type = _node_type(spec.id, spec.type)
         _check_params(spec.id, node_type, spec.params)
         for where, ref in references(spec.params):
-            _check_reference(workflow, f"node {spec.id!r}", where, ref, self_id=spec.id)
+            _check_reference(workflow, types, f"node {spec.id!r}", where, ref, spec.id)
     for a, b in workflow.edges:
         for end in (a, b):
             if end not in ids:
@@ -29,7 +30,7 @@ def validate(workflow: Workflow) -> list[str]:
     if workflow.outputs:
         for name, value in workflow.outputs.items():
             for _, ref in references(value):
-                _check_reference(workflow, f"output {name!r}", "", ref, self_id=None)
+                _check_reference(workflow, types, f"output {name!r}", "", ref, None)
     return execution_order(workflow)
 
 
@@ -63,7 +64,12 @@ def _check_params(node_id: str, node_type: type[NodeType], params: dict[str, Any
 
 
 def _check_reference(
-    workflow: Workflow, label: str, where: str, ref: Reference, self_id: str | None
+    workflow: Workflow,
+    types: dict[str, str],
+    label: str,
+    where: str,
+    ref: Reference,
+    self_id: str | None,
 ) -> None:
     at = f" in {where!r}" if where else ""
     if ref.root == INPUTS:
@@ -76,15 +82,15 @@ def _check_reference(
                 f"(declared: {declared})"
             )
         return
-    target = next((n for n in workflow.nodes if n.id == ref.root), None)
-    if target is None:
+    target_type = types.get(ref.root)
+    if target_type is None:
         raise WorkflowError(f"{label}: template {ref.text}{at} refers to unknown node {ref.root!r}")
     if ref.root == self_id:
         raise WorkflowError(f"{label}: template {ref.text}{at} refers to the node itself")
-    outputs = [name for name, _ in NODE_TYPES[target.type].outputs]
+    outputs = [name for name, _ in NODE_TYPES[target_type].outputs]
     if ref.path and ref.path[0] not in outputs:
         raise WorkflowError(
-            f"{label}: template {ref.text}{at}: node {ref.root!r} ({target.type}) has no output "
+            f"{label}: template {ref.text}{at}: node {ref.root!r} ({target_type}) has no output "
             f"{ref.path[0]!r} (outputs: {', '.join(outputs)})"
         )
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from spanwise import _internal
 from spanwise._runtime import RT
 from spanwise._span import Span
 from spanwise.workflow._model import NodeSpec
@@ -118,12 +119,14 @@ class InstrumentedNode:
         scope = None if self.touches_store else (self.spec.id,)
         tracing = self.recorder.tracing
         with observe_node(self.recorder, self.spec.id, self.spec.type) as ev:
-            before = snapshot(store, scope) if tracing else None
+            before = safe_snapshot(store, scope) if tracing else None
             try:
                 return self.inner.execute(store, ev)
             finally:
                 if before is not None:
-                    ev.store_diff = diff(before, snapshot(store, scope))
+                    after = safe_snapshot(store, scope)
+                    if after is not None:
+                        ev.store_diff = diff(before, after)
 
 
 @contextmanager
@@ -146,6 +149,15 @@ def observe_node(recorder: Recorder, node_id: str, node_type: str) -> Iterator[N
         recorder.node_finished(event)
 
 
+def safe_snapshot(store: dict[str, Any], scope: tuple[str, ...] | None) -> dict[str, str] | None:
+    """``snapshot`` that never raises into the node it observes."""
+    try:
+        return snapshot(store, scope)
+    except Exception as exc:  # noqa: BLE001 - observing must not break the run
+        _internal.report("workflow.snapshot", exc)
+        return None
+
+
 def snapshot(store: dict[str, Any], scope: tuple[str, ...] | None) -> dict[str, str]:
     """The store flattened one level (``node.key``) with each value's JSON text, so that
     changes made in place are seen too. ``scope`` limits it to some top-level keys."""
@@ -165,9 +177,14 @@ def _fingerprint(value: Any) -> str:
     if isinstance(value, str):
         return "\x00" + value  # never equal to the JSON text of a non-string
     try:
-        return json.dumps(value, sort_keys=True, default=repr)
-    except (TypeError, ValueError):
-        return repr(value)
+        return json.dumps(value, sort_keys=True, default=_type_and_id)
+    except (TypeError, ValueError, RecursionError):  # cycles, mixed-type keys, depth
+        return _type_and_id(value)
+
+
+def _type_and_id(value: Any) -> str:
+    """Stands in for objects JSON cannot hold (their repr may be costly or may raise)."""
+    return f"<{type(value).__name__} at {id(value):#x}>"
 
 
 def diff(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str]]:

@@ -1,4 +1,4 @@
-"""Helpers for the efficiency tests (a unique module name: tests dirs are not packages)."""
+"""Helpers for the efficiency tests."""
 
 from __future__ import annotations
 
