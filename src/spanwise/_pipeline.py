@@ -44,7 +44,6 @@ class Pipeline:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         batch_size: int = DEFAULT_BATCH_SIZE,
         interval_s: float = DEFAULT_INTERVAL_S,
-        warmups: Sequence[Any] = (),
     ) -> None:
         if queue_size <= 0 or batch_size <= 0:
             raise ValueError("queue_size and batch_size must be positive")
@@ -56,12 +55,13 @@ class Pipeline:
         self._drops_lock = threading.Lock()
         self.drops = dict.fromkeys(DROP_REASONS, 0)
         self.exported = 0
-        # Run on the writer thread before the first batch: slow imports (price tables) are
-        # paid there, never by the program, and never as late as interpreter exit.
-        self.warmups = list(warmups)
         self._init_state()
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+        os.register_at_fork(
+            before=lambda: _before_fork(ref),
+            after_in_parent=lambda: _after_fork_in_parent(ref),
+            after_in_child=lambda: _after_fork(ref),
+        )
         _flush_before_thread_shutdown(ref)
 
     def _init_state(self) -> None:
@@ -103,17 +103,7 @@ class Pipeline:
         return len(self._queue)
 
     # -- writer thread --------------------------------------------------------------------
-    def _warm_up(self) -> None:
-        for warmup in self.warmups:
-            try:
-                warmup()
-            except Exception as exc:  # noqa: BLE001
-                _internal.report("pipeline.warmup", exc)
-
     def _run(self) -> None:
-        if self.warmups:
-            # Slow imports run beside the writer, which starts draining at once.
-            threading.Thread(target=self._warm_up, name="spanwise-warmup", daemon=True).start()
         wake = self._wake
         queue = self._queue
         poll = min(self.interval_s, POLL_S)
@@ -262,9 +252,7 @@ class Pipeline:
         }
 
     def _reinit_in_child(self) -> None:
-        # The parent's buffered records are the parent's to write: start empty. Warm-ups
-        # do not run again: one may have been cut off mid-import by the fork.
-        self.warmups = []
+        # The parent's buffered records are the parent's to write: start empty.
         self._drops_lock = threading.Lock()
         self.drops = dict.fromkeys(DROP_REASONS, 0)
         self.exported = 0
@@ -283,6 +271,29 @@ class Pipeline:
 
             if STATE.pipeline is self:
                 attach(self)
+
+
+def _exporter_hooks(ref: weakref.ref[Pipeline], name: str) -> None:
+    pipeline = ref()
+    if pipeline is None:
+        return
+    for exporter in pipeline.exporters:
+        hook = getattr(exporter, name, None)
+        if hook is not None:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001
+                _internal.report(f"pipeline.{name}", exc)
+
+
+def _before_fork(ref: weakref.ref[Pipeline]) -> None:
+    # Exporters finish the write in progress and hold off the next one, so that no
+    # transaction is open in the memory the child inherits.
+    _exporter_hooks(ref, "before_fork")
+
+
+def _after_fork_in_parent(ref: weakref.ref[Pipeline]) -> None:
+    _exporter_hooks(ref, "after_fork_in_parent")
 
 
 def _after_fork(ref: weakref.ref[Pipeline]) -> None:

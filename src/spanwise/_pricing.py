@@ -7,11 +7,57 @@ and never a guessed default. ``genai_prices`` is imported on first use, off the 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from spanwise._llm_record import LlmCall
+
+# genai-prices is imported on first need, by one thread at a time, and never across a
+# fork(): a child forked while another thread was half-way through the import would
+# find the module lock held forever. fork() waits for an import in progress.
+_IMPORT_GUARD = threading.Lock()
+_READY = False
+
+
+def _import_prices() -> Any:
+    global _READY
+    if not _READY:
+        with _IMPORT_GUARD:
+            import genai_prices
+
+            _READY = True
+    import genai_prices
+
+    return genai_prices
+
+
+# Before-fork hooks run newest first. logging's hook takes its module lock, which the
+# import needs; importing logging first makes ours run before it, so fork() waits for the
+# import with no lock held (the other order deadlocks).
+import logging  # noqa: E402, F401
+
+
+def _guard_before_fork() -> None:
+    _IMPORT_GUARD.acquire()
+
+
+def _guard_after_fork_in_parent() -> None:
+    if _IMPORT_GUARD.locked():
+        _IMPORT_GUARD.release()
+
+
+def _guard_after_fork_in_child() -> None:
+    global _IMPORT_GUARD
+    _IMPORT_GUARD = threading.Lock()
+
+
+os.register_at_fork(
+    before=_guard_before_fork,
+    after_in_parent=_guard_after_fork_in_parent,
+    after_in_child=_guard_after_fork_in_child,
+)
 
 # Prefixes users and gateways put in front of model names ("anthropic/claude-sonnet-4-0").
 _PROVIDER_ALIASES = {
@@ -122,17 +168,6 @@ class Pricer:
             or (self.overrides.get(f"{prov}/{bare}".lower()) if prov else None)
         )
 
-    def warm_up(self) -> None:
-        """Import the price tables ahead of the first LLM call (on the writer thread)."""
-        try:
-            import genai_prices  # noqa: F401
-
-            _ = self.version
-        except RuntimeError as exc:
-            # The program is already exiting (atexit closed); the lookup retries on use.
-            if "shutdown" not in str(exc):
-                raise
-
     @property
     def version(self) -> str:
         if self._version is None:
@@ -141,16 +176,15 @@ class Pricer:
 
                 self._version = version("genai-prices")
             except Exception:  # noqa: BLE001 - a missing version must not block pricing
-                import genai_prices
-
-                self._version = str(getattr(genai_prices, "__version__", "unknown"))
+                self._version = str(getattr(_import_prices(), "__version__", "unknown"))
         return self._version
 
 
 @functools.lru_cache(maxsize=4096)
 def _lookup(provider: str | None, model: str) -> Any:
     """The genai-prices ModelPrice for this model, or None when unknown (cached)."""
-    from genai_prices import Usage, calc_price
+    prices = _import_prices()
+    Usage, calc_price = prices.Usage, prices.calc_price
 
     usage = Usage(input_tokens=1_000_000, output_tokens=0)
     for provider_id in [provider, None] if provider else [None]:
@@ -163,7 +197,7 @@ def _lookup(provider: str | None, model: str) -> Any:
 
 
 def _calc(model_price: Any, call: LlmCall) -> float:
-    from genai_prices import Usage
+    Usage = _import_prices().Usage
 
     usage = Usage(
         input_tokens=call.input_tokens,

@@ -34,6 +34,7 @@ class _State:
     aggregator: Any = None
     pricer: Any = None
     atexit_registered = False
+    ids: Any = None
 
 
 STATE = _State()
@@ -116,6 +117,9 @@ def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:
         RT.perf = time.perf_counter_ns
         RT.offset = time.time_ns() - time.perf_counter_ns()
     gen = ids if ids is not None else RandomIds()
+    # Kept alive: RandomIds' at-fork reseed holds only a weak reference, and without it a
+    # forked child would repeat its parent's trace and span ids.
+    STATE.ids = gen
     RT.new_trace, RT.new_span = gen.trace_id, gen.span_id
 
 
@@ -140,6 +144,12 @@ def _build_pipeline(
     flush_interval: float | None,
 ) -> Any:
     import importlib
+
+    # The price tables are imported by the writer on the first LLM call, which in a
+    # short program is its final flush, during interpreter shutdown. Their import chain
+    # includes these two modules, which refuse to be imported once threads shut down.
+    import concurrent.futures.process
+    import concurrent.futures.thread  # noqa: F401
 
     from spanwise import _pipeline
     from spanwise._pricing import price_processor
@@ -175,7 +185,6 @@ def _build_pipeline(
         queue_size=queue_size or _pipeline.DEFAULT_QUEUE_SIZE,
         batch_size=batch_size or _pipeline.DEFAULT_BATCH_SIZE,
         interval_s=flush_interval or _pipeline.DEFAULT_INTERVAL_S,
-        warmups=[STATE.pricer.warm_up],
     )
 
 

@@ -203,3 +203,35 @@ def test_a_plain_function_is_an_embedder(cache: EmbeddingCache) -> None:
     sel = select_context(files(), "cache", 10_000, embedder=embed, cache=cache)
     assert sel.mode == "semantic"
     assert sel.ranking[0] == "src/cache/embedding_cache.py"
+
+
+def test_threads_sharing_a_phase_never_exceed_its_cap() -> None:
+    import threading
+
+    e = CountingEmbedder()
+    lock = threading.Lock()
+    reasons: list[str | None] = []
+    start = threading.Barrier(8)
+
+    def work(i: int) -> None:
+        start.wait()
+        sel = select_context(
+            {f"t{i}.py": f"thread {i} file"},
+            QUERY,
+            100,
+            embedder=e,
+            cache=False,
+            phase="shared",
+            run="r",
+            max_embedding_calls=3,
+        )
+        with lock:
+            reasons.append(sel.fallback_reason)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(e.calls) == 3 == embedding_calls_made("r", "shared")
+    assert sorted(reasons, key=str) == [None] * 3 + ["cap_exceeded"] * 5

@@ -15,9 +15,10 @@ import pytest
 # litellm fetches its price map from GitHub at import unless told to use its bundled copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import spanwise  # noqa: E402
-from fake_providers import FakeProviderServer  # noqa: E402
-from spanwise.testing import InMemoryExporter  # noqa: E402
+from fake_providers import FakeProviderServer
+
+import spanwise
+from spanwise.testing import InMemoryExporter
 
 
 @pytest.fixture(scope="session")

@@ -31,17 +31,18 @@ class OtlpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with outer.lock:
                     reply = outer.script.pop(0) if outer.script else Reply()
-                    outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                           "body": body, "time": time.monotonic(),
-                                           "status": reply.status})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    outer.requests.append({"path": self.path, "headers": headers, "body": body,
+                                           "time": time.monotonic(), "status": reply.status})
                 response = ExportTraceServiceResponse()
                 if reply.rejected:
                     response.partial_success.rejected_spans = reply.rejected

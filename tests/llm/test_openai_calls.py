@@ -162,11 +162,12 @@ def test_the_caller_sees_the_same_chunks_with_and_without_spanwise(
 def test_http_errors_are_error_spans_and_reach_the_caller_unchanged(
     provider, recorded, instrumented, name, error, status
 ):
+    request = {"model": "gpt-4o", "messages": MESSAGES, **scenario(name)}
     with pytest.raises(error) as plain:
-        client(provider).chat.completions.create(model="gpt-4o", messages=MESSAGES, **scenario(name))
+        client(provider).chat.completions.create(**request)
     instrumented("openai")
     with pytest.raises(error) as observed:
-        client(provider).chat.completions.create(model="gpt-4o", messages=MESSAGES, **scenario(name))
+        client(provider).chat.completions.create(**request)
     assert type(observed.value) is type(plain.value)
     assert str(observed.value) == str(plain.value)
     assert observed.value.status_code == status

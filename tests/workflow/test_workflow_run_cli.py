@@ -366,3 +366,17 @@ def test_the_bundled_example_runs_offline(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     assert result.stdout.startswith(f"saved: {out}\n")
     assert "Review this note" in out.read_text()
+
+
+def test_metrics_in_trace_mode_also_land_in_the_store(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPANWISE_MODE", "trace")  # the user keeps spanwise in trace mode
+    flow = write_workflow(tmp_path, {"name": "kept", "nodes": [echo_llm("ask", "hello there")]})
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.json()["metrics"]["workflow"]["llm_calls"] == 1
+    listed = run_spanwise("traces", "--json").json()
+    assert [t["name"] for t in listed] == ["workflow kept"]
+    assert listed[0]["llm_call_count"] == 1
+    assert not (home / "debug").exists()  # no --trace: no trace file

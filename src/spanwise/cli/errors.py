@@ -126,7 +126,7 @@ def render_report(out: Any, r: dict[str, Any]) -> None:
         + f"  session {escape(r['session_id'] or 'default')}"
     )
     if r.get("report_file"):
-        out.print(f"  report file: {escape(r['report_file'])}")
+        out.print(f"  report file: {escape(r['report_file'])}", soft_wrap=True)
     out.print("\n[bold]Traceback[/] (most recent call last), each frame with its own locals:")
     render_frames(out, r["frames"])
     for link in r.get("chain") or []:

@@ -103,16 +103,18 @@ def render_stats(out: Any, stats: list[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold", title_justify="left")
-    for col in ("lock", "kind", "acquired", "contended", "timeouts", "wait p50", "wait p95",
-                "wait max", "hold p50", "hold p95", "hold max"):
-        table.add_column(col, justify="left" if col in ("lock", "kind") else "right")
+    table = Table(box=None, header_style="bold")
+    table.add_column("lock", overflow="fold")
+    table.add_column("kind")
+    for col in ("acquired", "contended", "timeouts", "wait p50 / p95 / max",
+                "hold p50 / p95 / max"):
+        table.add_column(col, justify="right", no_wrap=True)
     for s in stats:
         table.add_row(
             escape(s["lock"]), s["kind"] or "-", str(s["acquisitions"]), str(s["contended"]),
-            str(s["timeouts"] + s["cancelled"]), _ms(s["wait_p50_ns"]), _ms(s["wait_p95_ns"]),
-            _ms(s["wait_max_ns"]), _ms(s["hold_p50_ns"]), _ms(s["hold_p95_ns"]),
-            _ms(s["hold_max_ns"]),
+            str(s["timeouts"] + s["cancelled"]),
+            " / ".join(_ms(s[f"wait_{k}_ns"]) for k in ("p50", "p95", "max")),
+            " / ".join(_ms(s[f"hold_{k}_ns"]) for k in ("p50", "p95", "max")),
         )
     out.print(table)
 

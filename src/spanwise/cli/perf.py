@@ -90,6 +90,9 @@ def show_cmd(trace_id: str, as_json: bool, store_url: str | None) -> None:
         out.print(f"[bold red]Bottleneck:[/] [bold]{escape(neck['name'])}[/]{calls} "
                   f"({neck['kind']}): {fmt_duration_ns(neck['self_ns'])} of self time, "
                   f"{100 * neck['share']:.0f}% of the trace")
+        if neck.get("uncovered"):
+            out.print("  [dim]that is time outside every child span: add spans inside "
+                      f"{escape(neck['name'])} to see where it goes[/]")
     table = Table(box=None, header_style="bold")
     for col in ("span", "kind", "duration", "self time", "share", "model", "cost", "status"):
         table.add_column(col, justify="right" if col in ("duration", "self time", "share",

@@ -112,6 +112,7 @@ def _status(pricer: Any, row: dict[str, Any]) -> str:
 
 
 def _print_check(rows: list[dict[str, Any]], sources: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -123,15 +124,16 @@ def _print_check(rows: list[dict[str, Any]], sources: list[dict[str, Any]]) -> N
             table.add_column(name, justify="right" if name == "calls" else "left")
         for r in rows:
             table.add_row(
-                r["provider"], str(r["model"]), fmt_int(r["calls"]), fmt_time_ns(r["last_seen"]),
-                r["status"],
+                escape(str(r["provider"])), escape(str(r["model"])), fmt_int(r["calls"]),
+                fmt_time_ns(r["last_seen"]), escape(r["status"]),
             )
         out.print(f"[yellow]{len(rows)} model(s) without a price[/] (their cost is unknown, "
                   "never counted as $0):")
         out.print(table)
     for s in sources:
         version = f" {s['price_version']}" if s["price_version"] else ""
-        out.print(f"priced by {s['price_source'] or 'unknown'}{version}: {fmt_int(s['calls'])} calls")
+        source = escape(f"{s['price_source'] or 'unknown'}{version}")
+        out.print(f"priced by {source}: {fmt_int(s['calls'])} call(s)")
 
 
 @click.command("reprice")
@@ -221,6 +223,7 @@ def _write(db: Any, updates: list[tuple[Any, ...]]) -> None:
 
 
 def _print_reprice(summary: list[dict[str, Any]], calls: int, changed: int, dry_run: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -233,7 +236,7 @@ def _print_reprice(summary: list[dict[str, Any]], calls: int, changed: int, dry_
     for m in summary:
         diff = m["difference_usd"]
         table.add_row(
-            str(m["model"]),
+            escape(str(m["model"])),
             fmt_int(m["calls"]),
             fmt_int(m["changed"]),
             _cost(m["old_cost_usd"], m["unpriced_before"], m["calls"]),

@@ -51,11 +51,8 @@ def load_target(target: str) -> Any:
             raise CliError(str(exc)) from None
     else:
         file = Path(target)
-        if (
-            not file.exists()
-            and not target.lower().endswith(".json")
-            and (" " in target.strip() or "/" not in target)
-        ):
+        # Words with spaces that name no file are a request; anything else is a path.
+        if not file.exists() and len(target.split()) > 1:
             return None
     try:
         return load_workflow(file)
@@ -139,18 +136,26 @@ def _execute_observed(job: Job, options: Any) -> tuple[Outcome, dict[str, Any] |
     from spanwise.workflow._observe import Observation
     from spanwise.workflow._validate import resolve_inputs
 
+    request = job.request
     obs = Observation(options, warn)
-    obs.start()
+    workflow = job.workflow
+    if request is not None or "llm" in sys.modules or any(n.type == "llm" for n in workflow.nodes):
+        # Before spanwise starts: its writer thread then loads the price tables while
+        # llm's (shared, heavy) imports are already done, instead of competing with them.
+        obs.instrument_llm()
+    try:
+        obs.start()
+    except BaseException:
+        obs.release_llm()
+        raise
     outcome = Outcome(workflow=job.workflow)
     status, inputs, ran = "failed", None, False
-    request = job.request
     try:
         root = (
             obs.root(f"plan: {request[:80]}") if request and job.run else contextlib.nullcontext()
         )
         with root:
             if request is not None:
-                obs.instrument_llm()
                 with obs.planner_phase(request):
                     try:
                         outcome.plan = plan_workflow(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spanwise._setup import PIPELINE_EXTENSIONS
 from spanwise.debug._asynclock import AsyncLock
 from spanwise.debug._filelock import FileLock
 from spanwise.debug._locks import Lock, RLock, instrument_lock
@@ -58,11 +57,3 @@ def track_state(label: str, get_state: Callable[[], Any]) -> StateTracker:
     return StateTracker(label, get_state)
 
 
-def _pipeline_extension(settings: Any) -> Any:
-    from spanwise.debug._session_log import extension
-
-    return extension(settings)
-
-
-if not any(getattr(f, "__module__", None) == __name__ for f in PIPELINE_EXTENSIONS):
-    PIPELINE_EXTENSIONS.append(_pipeline_extension)

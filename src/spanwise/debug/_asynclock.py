@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 from spanwise._runtime import RT
 from spanwise._span import current
 from spanwise.debug._deadlock import CHECK_INTERVAL_S, HELD, WAITING, Wait, check, emit_event
+from spanwise.debug._lockbuffer import add as emit_acquisition
 from spanwise.debug._locks import (
     LIVE,
+    acquisition_id,
     default_name,
-    emit_acquisition,
     forget_held,
     holder_info,
     note_held,
+    seq_of,
 )
 from spanwise.debug._records import PARTY, span_ids, task_name
 
@@ -116,12 +118,15 @@ class AsyncLock:
         contended = self._raw.locked()
         common: dict[str, Any] = {}
         watch = None
+        held = HELD.setdefault(party, [])
+        note_held(self, held)  # the order counts when asked for, even if never granted
         if contended:
             trace_id, span_id = span_ids(span)
             common = {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
                       "span_id": span_id, "thread": threading.current_thread().name,
                       "task": None if isinstance(party, int) else task_name(party),
-                      "operation": span.name if span is not None and trace_id else None}
+                      "operation": span.name if span is not None and trace_id else None,
+                      "acquisition": acquisition_id()}
             emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
                        **common)
             WAITING[party] = Wait(self, span, req, common["operation"])
@@ -130,6 +135,8 @@ class AsyncLock:
             got = await self._raw_acquire(timeout)
         except BaseException:
             now = rt.perf()
+            if not held:
+                HELD.pop(party, None)
             if contended:
                 emit_event(event="cancelled", wait_ns=now - req, time_ns=now + rt.offset,
                            **common)
@@ -143,12 +150,12 @@ class AsyncLock:
             if contended:
                 emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset,
                            **common)
+            if not held:
+                HELD.pop(party, None)
             return False
-        self._hold = (now, party, span, contended, req)
+        self._hold = (now, party, span, seq_of(common) if contended else False, req)
         if contended:
             emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset, **common)
-        held = HELD.setdefault(party, [])
-        note_held(self, held)
         held.append(self)
         return True
 

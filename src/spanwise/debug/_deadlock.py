@@ -209,14 +209,17 @@ def _report_inversion(
 
 
 def emit_event(**fields: Any) -> None:
-    """Emit one lock event (trace mode only)."""
+    """Emit one lock event (trace mode only). Never raises."""
     emit = RT.emit
     if emit is None or RT.mode != "trace":
         return
-    from spanwise.debug._records import LockEvent
+    try:
+        from spanwise.debug._records import LockEvent
 
-    fields.setdefault("time_ns", RT.now_ns())
-    emit(LockEvent(**fields))
+        fields.setdefault("time_ns", RT.now_ns())
+        emit(LockEvent(**fields))
+    except Exception as exc:  # noqa: BLE001
+        _internal.report("locks.event", exc)
 
 
 # -- asyncio parties -----------------------------------------------------------------------

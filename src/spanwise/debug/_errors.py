@@ -69,13 +69,13 @@ def _message(exc: BaseException) -> str:
 
 
 def _exception_data(exc: BaseException, walker: Any) -> dict[str, Any]:
-    from spanwise._redact import redact
     from spanwise.debug._frames import describe_traceback, traceback_frames
+    from spanwise.debug._saferepr import apply_hooks
 
     frames, omitted = describe_traceback(traceback_frames(exc.__traceback__), walker)
     for frame in frames:
         if frame.get("locals"):
-            frame["locals"] = redact(frame["locals"])
+            frame["locals"] = apply_hooks(frame["locals"])
     return {"error_type": _type_name(exc), "error_message": _message(exc), "frames": frames,
             "frames_omitted": omitted}
 

@@ -80,6 +80,10 @@ class FileLock:
         req = rt.perf()
         span = current.get()
         common = self._common(span, f"{os.getpid()}:f{next(_SEQ)}")
+        traced = bool(common)
+        held: list[Any] = HELD.setdefault(ident, []) if traced else []
+        if traced:
+            note_held(self, held)  # the order counts when asked for, even if never granted
         fd = self._open()
         got = False
         try:
@@ -89,7 +93,7 @@ class FileLock:
                 emit_event(event="requested", time_ns=req + rt.offset,
                            details={"holder": holder} if holder else None, **common)
                 if blocking:
-                    got = self._wait(fd, req, timeout, span, common)
+                    got = self._wait(fd, req, timeout, span, common, traced)
             else:
                 emit_event(event="requested", time_ns=req + rt.offset, **common)
         except BaseException:
@@ -107,9 +111,8 @@ class FileLock:
         self._acquisition = common.get("acquisition", "")
         emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset,
                    details=details, level="warning" if details else "info", **common)
-        held = HELD.setdefault(ident, [])
-        note_held(self, held)
-        held.append(self)
+        if traced:
+            held.append(self)
         return True
 
     def release(self) -> None:
@@ -198,11 +201,12 @@ class FileLock:
                 "acquisition": acquisition}
 
     def _wait(self, fd: int, req: int, timeout: float, span: Any,
-              common: dict[str, Any]) -> bool:
+              common: dict[str, Any], traced: bool) -> bool:
         rt = RT
         ident = threading.get_ident()
         deadline = None if timeout < 0 else req + int(timeout * 1e9)
-        WAITING[ident] = Wait(self, span, req, common.get("operation"))
+        if traced:
+            WAITING[ident] = Wait(self, span, req, common.get("operation"))
         pause = MIN_POLL_S
         next_check = req + int(CHECK_INTERVAL_S * 1e9)
         try:
@@ -210,7 +214,7 @@ class FileLock:
                 now = rt.perf()
                 if deadline is not None and now >= deadline:
                     return False
-                if now >= next_check:
+                if traced and now >= next_check:
                     check(ident)
                     next_check = now + int(CHECK_INTERVAL_S * 1e9)
                 left = (deadline - now) / 1e9 if deadline is not None else pause
@@ -230,11 +234,12 @@ class FileLock:
             alive = _pid_alive(previous.get("pid")) if previous.get("host") == _HOST else None
             details = {"recovered": True, "previous_holder": previous,
                        "previous_holder_alive": alive}
-            logger.warning(
-                "spanwise: file lock %s recovered: its holder (pid %s, %s) ended without "
-                "releasing it", self.name, previous.get("pid"), previous.get("operation") or
-                previous.get("thread"),
-            )
+            if RT.mode == "trace":
+                logger.warning(
+                    "spanwise: file lock %s recovered: its holder (pid %s, %s) ended without "
+                    "releasing it", self.name, previous.get("pid"), previous.get("operation") or
+                    previous.get("thread"),
+                )
         trace_id, _ = span_ids(span)
         record = {"pid": os.getpid(), "host": _HOST, "thread": threading.current_thread().name,
                   "trace_id": trace_id, "operation": span.name if trace_id else None,

@@ -16,7 +16,7 @@ and runs the deadlock check between them.
 
 from __future__ import annotations
 
-import itertools
+import os
 import sys
 import threading
 import weakref
@@ -24,6 +24,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from spanwise import _internal
 from spanwise._runtime import RT
 from spanwise._span import current
 from spanwise.debug._deadlock import (
@@ -36,11 +37,15 @@ from spanwise.debug._deadlock import (
     emit_event,
     note_order,
 )
-from spanwise.debug._records import ACQ, PARTY, SPAN, LockAcquisition, span_ids
+from spanwise.debug._lockbuffer import FLAG, MAX_PENDING, PENDING, SEQ, mark
+from spanwise.debug._lockbuffer import add as emit_acquisition
+from spanwise.debug._records import ACQ, PARTY, SPAN, THREAD, span_ids
 
 get_ident = threading.get_ident
-_new = tuple.__new__
-SEQ = itertools.count(1)
+current_thread = threading.current_thread
+# ident -> Thread for threads started by ``threading`` (a dict lookup, where
+# ``current_thread()`` is a Python call); threads it does not know are named later.
+_thread_of = getattr(threading, "_active", {}).get
 LIVE: weakref.WeakSet[Any] = weakref.WeakSet()  # every wrapper, to switch on trace mode
 
 
@@ -84,32 +89,32 @@ def holder_info(lock: Any) -> dict[str, Any] | None:
         return None
     party, span = hold[PARTY], hold[SPAN]
     trace_id, _ = span_ids(span)
-    who = thread_name(party) if isinstance(party, int) else task_name(party)
+    if len(hold) > THREAD and hold[THREAD] is not None:
+        who = hold[THREAD].name
+    else:
+        who = thread_name(party) if isinstance(party, int) else task_name(party)
     return {"holder": who, "operation": _span_name(span), "trace_id": trace_id,
             "since_ns": hold[ACQ] + RT.offset}
+
+
+def acquisition_id() -> str:
+    """A new ``pid:seq`` id, for acquisitions announced event by event."""
+    return f"{os.getpid()}:{next(SEQ)}"
+
+
+def seq_of(common: dict[str, Any]) -> int:
+    """The sequence number of an announced acquisition (stored as ``announced``)."""
+    return int(common["acquisition"].rsplit(":", 1)[1])
 
 
 def _span_name(span: Any) -> str | None:
     return span.name if span is not None and span.span_id else None
 
 
-def emit_acquisition(lock: Any, hold: tuple[Any, ...], now: int) -> None:
-    """Queue the record of a finished acquisition (trace mode only)."""
-    rt = RT
-    queue = rt.queue
-    if queue is not None:
-        record = _new(LockAcquisition, (lock, hold, now, rt.offset, next(SEQ)))
-        if len(queue) < rt.cap:
-            queue.append(record)
-        else:
-            rt.on_full(record)
-    elif rt.emit is not None and rt.mode == "trace":
-        rt.emit(_new(LockAcquisition, (lock, hold, now, rt.offset, next(SEQ))))
-
-
 class _ThreadLock:
     """Shared machinery of ``Lock`` and ``RLock``. While held, ``_hold`` is the tuple
-    (acquired perf ns, thread ident, span, announced, requested perf ns)."""
+    (acquired perf ns, thread ident, span, announced, requested perf ns, the thread's
+    list of held locks, the thread)."""
 
     kind = "thread"
     reentrant = False
@@ -167,15 +172,20 @@ class _ThreadLock:
         if timeout != -1 and not blocking:
             raise ValueError("can't specify a timeout for a non-blocking call")
         if self._try(False):
-            now = rt.perf()
-            ident = get_ident()
-            held = HELD.get(ident)
-            if held is None:
-                held = HELD[ident] = []
-            elif held:
-                note_held(self, held)
-            held.append(self)
-            self._hold = (now, ident, current.get(), False, now, held)
+            # (try blocks cost nothing until they catch, so recording can never break
+            # the lock: whatever happens, it stays acquired exactly once)
+            try:
+                now = rt.perf()
+                ident = get_ident()
+                held = HELD.get(ident)
+                if held is None:
+                    held = HELD[ident] = []
+                elif held:
+                    note_held(self, held)
+                held.append(self)
+                self._hold = (now, ident, current.get(), False, now, held, _thread_of(ident))
+            except Exception as exc:  # noqa: BLE001
+                _internal.report("locks.acquire", exc)
             return True
         return self._contended(blocking, timeout)
 
@@ -184,25 +194,30 @@ class _ThreadLock:
         if hold is None:  # taken while untraced: a plain release
             self._raw_release()
             return
-        rt = RT
-        now = rt.perf()
         self._hold = None
-        held = hold[5]
-        if held and held[-1] is self:
-            held.pop()
-        else:
-            forget_held(hold[1], self)
-        self._raw_release()
-        # emit_acquisition(), inlined: this is the hot path.
-        queue = rt.queue
-        if queue is not None:
-            record = _new(LockAcquisition, (self, hold, now, rt.offset, next(SEQ)))
-            if len(queue) < rt.cap:
-                queue.append(record)
+        try:
+            rt = RT
+            now = rt.perf()
+            held = hold[5]
+            if held and held[-1] is self:
+                held.pop()
             else:
-                rt.on_full(record)
-        elif rt.emit is not None:
-            emit_acquisition(self, hold, now)
+                forget_held(hold[1], self)
+        except Exception as exc:  # noqa: BLE001
+            _internal.report("locks.release", exc)
+            self._raw_release()
+            return
+        self._raw_release()
+        try:
+            # _lockbuffer.add(), inlined: this is the hot path.
+            if rt.queue is not None and len(PENDING) < MAX_PENDING:
+                PENDING.append((self, hold, now))
+                if not FLAG.marked:
+                    mark(rt)
+            else:
+                emit_acquisition(self, hold, now)
+        except Exception as exc:  # noqa: BLE001
+            _internal.report("locks.record", exc)
 
     def _contended(self, blocking: bool, timeout: float) -> bool:
         """The slow path: announce, wait in slices, check for deadlocks, record."""
@@ -213,12 +228,14 @@ class _ThreadLock:
         trace_id, span_id = span_ids(span)
         common = {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
                   "span_id": span_id, "thread": threading.current_thread().name,
-                  "operation": _span_name(span)}
+                  "operation": _span_name(span), "acquisition": acquisition_id()}
+        emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
+                   **common)
+        held = HELD.setdefault(ident, [])
+        note_held(self, held)  # the order counts when asked for, even if never granted
         if not blocking:
             emit_event(event="timeout", wait_ns=0, time_ns=req + rt.offset, **common)
             return False
-        emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
-                   **common)
         deadline = None if timeout < 0 else req + int(timeout * 1e9)
         WAITING[ident] = Wait(self, span, req, _span_name(span))
         got = False
@@ -245,10 +262,8 @@ class _ThreadLock:
             emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset, **common)
             return False
         emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset, **common)
-        held = HELD.setdefault(ident, [])
-        note_held(self, held)
         held.append(self)
-        self._hold = (now, ident, span, True, req, held)
+        self._hold = (now, ident, span, seq_of(common), req, held, current_thread())
         return True
 
     def __repr__(self) -> str:

@@ -123,6 +123,12 @@ def trace_breakdown(db: Database, trace_id: str) -> dict[str, Any]:
     for r in by_name:
         r["share"] = r["self_ns"] / wall
     bottleneck = by_name[0] if by_name else None
+    if bottleneck is not None:
+        ids = {s["span_id"] for s in spans}
+        # A root's self time is time no child span measured: worth saying so.
+        bottleneck["uncovered"] = all(
+            s["parent_span_id"] not in ids for s in spans if s["name"] == bottleneck["name"]
+        )
     return {
         "trace": trace,
         "wall_ns": wall,

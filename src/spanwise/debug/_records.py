@@ -3,10 +3,7 @@
 Each has a ``record_type`` and ``to_dict()`` (JSONL, session logs); lock records also
 give ``events()`` (one dict per lock event) and ``rows()`` (one store row per event).
 
-A lock acquisition on the hot path is recorded as *one* ``LockAcquisition`` when the lock
-is released: a plain tuple built in C, which stands for its requested, acquired and
-released events. Everything else about it (names, wall-clock times, trace ids) is
-worked out on the writer thread.
+Uncontended lock acquisitions travel in batches instead (see ``_lockbuffer``).
 """
 
 from __future__ import annotations
@@ -22,21 +19,14 @@ LOCK_EVENT_FIELDS = (
     "trace_id", "span_id", "operation", "acquisition", "level", "details",
 )
 
-_names: dict[int, str] = {}
-
-
 def thread_name(ident: int | None) -> str | None:
-    """The name of thread ``ident`` (cached; refreshed when a new ident appears)."""
+    """The name of the live thread ``ident`` (slow paths only: it scans the threads)."""
     if ident is None:
         return None
-    name = _names.get(ident)
-    if name is None:
-        _names.clear()
-        for t in threading.enumerate():
-            if t.ident is not None:
-                _names[t.ident] = t.name
-        name = _names.setdefault(ident, f"thread-{ident}")
-    return name
+    for t in threading.enumerate():
+        if t.ident == ident:
+            return t.name
+    return f"thread-{ident}"
 
 
 def task_name(task: Any) -> str:
@@ -100,51 +90,12 @@ class LockEvent:
 
 
 # A held lock keeps its holding as one plain tuple (one attribute store on the hot path):
-# (acquired perf ns, party, span, announced, requested perf ns[, held list]). The party is a thread
-# ident or an asyncio task; ``announced`` is True when the contended path already
-# emitted the requested and acquired events (so a stuck waiter shows up at once).
-ACQ, PARTY, SPAN, ANNOUNCED, REQ = range(5)
-
-
-class LockAcquisition(tuple):  # type: ignore[type-arg]
-    """A finished acquisition: ``(lock, hold, released perf ns, clock offset, seq)``."""
-
-    record_type = "lock_event"
-    __slots__ = ()
-
-    def events(self) -> list[dict[str, Any]]:
-        lock, hold, rel, offset, seq = self
-        acq, party, span, announced, req = hold[:5]
-        trace_id, span_id = span_ids(span)
-        is_thread = isinstance(party, int)
-        pid = os.getpid()
-        base = {
-            "lock_name": lock.name, "kind": lock.kind, "pid": pid,
-            "thread": thread_name(party) if is_thread else None,
-            "task": None if is_thread else task_name(party), "trace_id": trace_id,
-            "span_id": span_id, "operation": span.name if trace_id else None,
-            "acquisition": f"{pid}:{seq}", "level": "info",
-        }
-        out = []
-        if not announced:
-            out.append({**base, "time_ns": req + offset, "event": "requested",
-                        "wait_ns": None, "hold_ns": None, "details": None})
-            out.append({**base, "time_ns": acq + offset, "event": "acquired",
-                        "wait_ns": acq - req, "hold_ns": None, "details": None})
-        out.append({**base, "time_ns": rel + offset, "event": "released", "wait_ns": None,
-                    "hold_ns": rel - acq, "details": None})
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        hold, offset = self[1], self[3]
-        released = self.events()[-1]
-        released["requested_ns"] = hold[4] + offset
-        released["acquired_ns"] = hold[0] + offset
-        released["wait_ns"] = hold[0] - hold[4]
-        return released
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        return [tuple(e[name] for name in LOCK_EVENT_FIELDS) for e in self.events()]
+# (acquired perf ns, party, span, announced, requested perf ns[, held list, thread]).
+# The party is a thread ident or an asyncio task; ``announced`` is True when the
+# contended path already emitted the requested and acquired events (so a stuck waiter
+# shows up at once). Thread locks add the thread object, so a record names its thread
+# correctly even after the thread ended and its ident was reused.
+ACQ, PARTY, SPAN, ANNOUNCED, REQ, HELD_LIST, THREAD = range(7)
 
 
 class StateDiff:

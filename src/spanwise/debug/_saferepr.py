@@ -6,11 +6,12 @@ objects go through ``repr()`` inside a guard; objects with the default repr and 
 ``__dict__`` are shown as their attributes (when ``expand_objects`` is on) instead of an
 address. Every cap (depth, breadth, string length, total size) marks what it cut.
 
-Secrets: a key that names a secret (``spanwise._redact`` rules) has its value replaced
-without the value being looked at, and ``name=value`` pairs inside a repr are scrubbed
-by the same key rule. Credential-shaped text is replaced by ``spanwise._redact.redact``,
-which callers run over the result (``safe_value`` does); strings cut at a cap are
-redacted before the cut, so no credential survives in part.
+Secrets, by the rules of ``spanwise._redact``: a key that names a secret has its value
+replaced without the value being looked at, credential-shaped text is replaced (before a
+string is cut, so no credential survives in part), and ``name=value`` pairs inside a
+repr are scrubbed by the key rule. User redaction hooks run afterwards (``apply_hooks``).
+A container met again in the same walk (the program's state in every frame) is walked
+once and its result shared.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from spanwise._redact import REDACTED, is_secret_key, redact_text
@@ -96,12 +98,15 @@ def _guarded_repr(obj: Any) -> str:
 class Walker:
     """Turns values into bounded JSON-ready data under one ``Budget``."""
 
-    __slots__ = ("_path", "budget", "limits")
+    __slots__ = ("_memo", "_path", "budget", "limits")
 
     def __init__(self, limits: Limits = LOCALS_LIMITS, budget: Budget | None = None) -> None:
         self.limits = limits
         self.budget = budget if budget is not None else Budget(limits.total)
         self._path: set[int] = set()
+        # (id, depth) -> (object, result, size): a container seen in many frames (the
+        # program's state, say) is walked once per report and its size counted each time.
+        self._memo: dict[tuple[int, int], tuple[Any, Any, int]] = {}
 
     # -- public -------------------------------------------------------------------------
     def value(self, obj: Any) -> Any:
@@ -113,7 +118,7 @@ class Walker:
 
     def mapping(self, items: dict[str, Any]) -> dict[str, Any]:
         """A name → value mapping (frame locals, object attributes), secrets redacted."""
-        return self._dict_items(list(items.items()), len(items), 0)
+        return self._dict_items(list(islice(items.items(), self.limits.breadth)), len(items), 0)
 
     # -- internals ----------------------------------------------------------------------
     def _spend(self, n: int) -> bool:
@@ -128,40 +133,43 @@ class Walker:
         n = len(text)
         if n > cap:
             # Redact before cutting so a credential across the cut cannot leak in part.
-            window = redact_text(text[: cap + 256])
-            text = window[:cap] + f"…[{n - cap} more chars]"
-        if not self._spend(len(text)):
+            text = redact_text(text[: cap + 256])[:cap] + f"…[{n - cap} more chars]"
+        elif n <= SHORT_TEXT:
+            text = _clean_short(text)
+        else:
+            text = redact_text(text)
+        budget = self.budget
+        if budget.left <= 0:
+            budget.truncated = True
             return OVER_BUDGET
+        budget.left -= len(text)
         return text
 
     def _walk(self, obj: Any, depth: int) -> Any:
         cls = type(obj)
         if cls is str:
             return self._text(obj, self.limits.string)
-        if cls is bool or obj is None:
-            self._spend(5)
-            return obj
-        if cls is int:
-            self._spend(8)
-            if obj.bit_length() > 63:
+        if cls is int or cls is bool or obj is None:
+            self.budget.left -= 8
+            if cls is int and obj.bit_length() > 63:
                 return self._text(_int_text(obj), self.limits.string)
             return obj
         if cls is float:
-            self._spend(8)
+            self.budget.left -= 8
             if math.isfinite(obj):
                 return obj
             return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
         if self.budget.left <= 0:
             self.budget.truncated = True
             return OVER_BUDGET
-        if issubclass(cls, (bytes, bytearray, memoryview)):
-            return self._bytes(obj)
         if issubclass(cls, dict):
             return self._container(obj, depth, self._dict)
         if issubclass(cls, (list, tuple)):
             return self._container(obj, depth, self._sequence)
         if issubclass(cls, (set, frozenset)):
             return self._container(obj, depth, self._set)
+        if issubclass(cls, (bytes, bytearray, memoryview)):
+            return self._bytes(obj)
         if self.limits.expand_objects and _default_repr(cls):
             attrs = _instance_dict(obj)
             if attrs is not None:
@@ -174,29 +182,40 @@ class Walker:
             return CYCLIC
         if depth >= self.limits.depth:
             return self._text(_summary(obj), self.limits.string)
+        seen = self._memo.get((key, depth))
+        if seen is not None and seen[0] is obj:
+            self._spend(seen[2])
+            return seen[1]
+        budget = self.budget
+        before = budget.left
         self._path.add(key)
         try:
-            return body(obj, depth + 1)
+            result = body(obj, depth + 1)
         finally:
             self._path.discard(key)
+        if not budget.truncated:
+            self._memo[(key, depth)] = (obj, result, before - budget.left)
+        return result
 
     def _dict(self, obj: dict[Any, Any], depth: int) -> dict[str, Any]:
-        n = dict.__len__(obj)
-        items = []
-        for i, item in enumerate(dict.items(obj)):
-            if i >= self.limits.breadth:
-                break
-            items.append(item)
-        return self._dict_items(items, n, depth)
+        # dict.items(obj): the base class's view, so an overriding subclass runs no code.
+        items = list(islice(dict.items(obj), self.limits.breadth))
+        return self._dict_items(items, dict.__len__(obj), depth)
 
     def _dict_items(self, items: list[tuple[Any, Any]], total: int, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for k, v in items[: self.limits.breadth]:
+        budget = self.budget
+        key_cap = self.limits.key
+        known = _secret_names.get
+        for k, v in items:
             name = k if type(k) is str else scrub_repr(_guarded_repr(k))
-            if len(name) > self.limits.key:
-                name = name[: self.limits.key] + "…"
-            self._spend(len(name) + 2)
-            if is_secret_key(name) and v is not None and v != "":
+            if len(name) > key_cap:
+                name = name[:key_cap] + "…"
+            budget.left -= len(name) + 2
+            secret = known(name)
+            if secret is None:
+                secret = _secret(name)
+            if secret and v is not None and not (type(v) is str and v == ""):
                 out[name] = REDACTED
             else:
                 out[name] = self._walk(v, depth)
@@ -208,7 +227,8 @@ class Walker:
         base = list if issubclass(type(obj), list) else tuple
         n = base.__len__(obj)
         shown = min(n, self.limits.breadth)
-        out = [self._walk(base.__getitem__(obj, i), depth) for i in range(shown)]
+        walk = self._walk
+        out = [walk(item, depth) for item in base.__getitem__(obj, slice(0, shown))]
         if n > shown:
             out.append(f"…[{n - shown} more items]")
         return out
@@ -216,21 +236,14 @@ class Walker:
     def _set(self, obj: Any, depth: int) -> list[Any]:
         base = set if issubclass(type(obj), set) else frozenset
         n = base.__len__(obj)
-        out = []
-        for i, item in enumerate(base.__iter__(obj)):
-            if i >= self.limits.breadth:
-                break
-            out.append(self._walk(item, depth))
+        walk = self._walk
+        out = [walk(item, depth) for item in islice(base.__iter__(obj), self.limits.breadth)]
         if n > len(out):
             out.append(f"…[{n - len(out)} more items]")
         return out
 
     def _object(self, obj: Any, attrs: dict[str, Any], depth: int) -> dict[str, Any]:
-        items = []
-        for i, item in enumerate(dict.items(attrs)):
-            if i >= self.limits.breadth:
-                break
-            items.append(item)
+        items = list(islice(dict.items(attrs), self.limits.breadth))
         out = {"__class__": _type_name(obj)}
         out.update(self._dict_items(items, dict.__len__(attrs), depth))
         return out
@@ -245,6 +258,41 @@ class Walker:
         if n > len(head):
             text += f"…[{n - len(head)} more bytes]"
         return self._text(redact_text(text), self.limits.string + 64)
+
+
+_secret_names: dict[str, bool] = {}
+_clean: dict[str, str] = {}
+SHORT_TEXT = 64  # strings up to this long are redacted through a small cache
+
+
+def _clean_short(text: str) -> str:
+    """``redact_text`` for short strings, remembered (the same values recur)."""
+    done = _clean.get(text)
+    if done is None:
+        done = redact_text(text)
+        if done == text:  # only clean strings are kept: the cache never holds a secret
+            if len(_clean) > 4096:
+                _clean.clear()
+            _clean[text] = done
+    return done
+
+
+def _secret(name: str) -> bool:
+    """``is_secret_key``, remembered: the same few names recur in every frame."""
+    known = _secret_names.get(name)
+    if known is None:
+        if len(_secret_names) > 4096:
+            _secret_names.clear()
+        known = _secret_names[name] = is_secret_key(name)
+    return known
+
+
+def apply_hooks(value: Any) -> Any:
+    """Run the user's redaction hooks (``spanwise._redact.add_redaction_hook``) over a
+    walked value; the built-in rules were already applied during the walk."""
+    from spanwise import _redact
+
+    return _redact.redact(value) if _redact._hooks else value
 
 
 def _default_repr(cls: type) -> bool:
@@ -287,9 +335,7 @@ def _int_text(value: int) -> str:
 
 def safe_value(obj: Any, limits: Limits = LOCALS_LIMITS) -> Any:
     """The bounded, redacted, JSON-ready form of one value."""
-    from spanwise._redact import redact
-
-    return redact(Walker(limits).value(obj))
+    return apply_hooks(Walker(limits).value(obj))
 
 
 def safe_repr(obj: Any, limit: int = 1024) -> str:

@@ -8,8 +8,10 @@
   Files are written whole (temporary file, then a hard link that fails if the name is
   taken), so a reader never sees half a report.
 
-``extension`` is registered in ``spanwise._setup.PIPELINE_EXTENSIONS``: it wires these
-sinks, the LLM-call linker and the store writers at each ``configure("trace")``.
+Importing this module registers ``extension`` in ``spanwise._setup.PIPELINE_EXTENSIONS``
+(``_setup`` imports it whenever it builds a pipeline): at each ``configure("trace")`` it
+wires these sinks, the lock-batch drain, the LLM-call linker and the store writers, and
+switches existing locks to recording.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from spanwise import _internal
 from spanwise._export import Exporter, ExportResult, Processor
+from spanwise._setup import PIPELINE_EXTENSIONS
 from spanwise.exporters.jsonl import JsonlExporter
 
 DEFAULT_SESSION = "default"
@@ -38,7 +41,8 @@ def session_dir(home: Path, session: str | None) -> Path:
 
 
 class _Line:
-    """One lock event as a record of its own, for the JSONL writer."""
+    """One lock event as a record of its own, for the JSONL writer (a ``LockBatch``
+    stands for many)."""
 
     __slots__ = ("data",)
     record_type = "lock_event"
@@ -54,11 +58,9 @@ class SessionLog(JsonlExporter):
     """``events.jsonl`` of one session."""
 
     def export(self, records: Sequence[Any]) -> ExportResult:
-        from spanwise.debug._records import LockAcquisition
-
         lines: list[Any] = []
         for record in records:
-            if type(record) is LockAcquisition:
+            if record.record_type == "lock_event":
                 lines.extend(_Line(e) for e in record.events())
             else:
                 lines.append(record)
@@ -121,6 +123,7 @@ class ErrorFiles:
 def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
     """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``."""
     from spanwise.debug._links import LlmLinker
+    from spanwise.debug._lockbuffer import drain
     from spanwise.debug._locks import switch_all_traced
     from spanwise.debug._store import register_writers
 
@@ -129,4 +132,8 @@ def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
     sinks: list[Exporter] = [ErrorFiles(settings.home)]
     if settings.session:
         sinks.append(SessionLog(session_dir(settings.home, settings.session) / "events.jsonl"))
-    return [LlmLinker()], sinks
+    return [drain, LlmLinker()], sinks
+
+
+if extension not in PIPELINE_EXTENSIONS:
+    PIPELINE_EXTENSIONS.append(extension)

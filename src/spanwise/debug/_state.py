@@ -13,16 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from spanwise import _internal
-from spanwise._redact import redact
 from spanwise._runtime import RT
 from spanwise._span import current
-from spanwise.debug._saferepr import STATE_LIMITS, Limits, Walker, safe_repr
+from spanwise.debug._saferepr import STATE_LIMITS, Limits, Walker, apply_hooks, safe_repr
 
 
 def snapshot(value: Any, limits: Limits = STATE_LIMITS) -> tuple[Any, bool]:
     """(bounded redacted JSON form of ``value``, whether a cap cut something)."""
     walker = Walker(limits)
-    data = redact(walker.value(value))
+    data = apply_hooks(walker.value(value))
     return data, walker.budget.truncated
 
 

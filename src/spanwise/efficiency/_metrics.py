@@ -93,11 +93,10 @@ def record_efficiency(
     """
     run_id = run or (selection.run if selection else None) or _current_trace_hex()
     phase_id = phase or (selection.phase if selection else None)
-    _check_id("run", run_id)
-    _check_id("phase", phase_id)
+    run_id = _check_id("run", run_id)
+    phase_id = _check_id("phase", phase_id)
     if not isinstance(outcome, str) or not outcome.strip() or len(outcome) > MAX_ID_CHARS:
         raise ValueError(f"outcome must be a non-empty string (e.g. 'COMPLETE'), not {outcome!r}")
-    assert run_id is not None and phase_id is not None
     metrics = selection.metrics() if selection is not None else {}
     metrics["substituted_paths"] = cap_paths(metrics.get("substituted_paths", ()), MAX_PATHS)
     record = EfficiencyRecord(run_id, phase_id, outcome.strip(), **metrics)
@@ -114,13 +113,14 @@ def _current_trace_hex() -> str | None:
     return format_trace_id(parent.trace_id) if parent is not None and parent.span_id else None
 
 
-def _check_id(name: str, value: str | None) -> None:
+def _check_id(name: str, value: str | None) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
         hint = " (pass run=… or call inside a span)" if name == "run" else ""
         raise ValueError(
             f"{name} must be a non-empty string of at most {MAX_ID_CHARS} chars, "
             f"not {value!r}{hint}"
         )
+    return value
 
 
 def _emit(record: EfficiencyRecord) -> EfficiencyRecord:

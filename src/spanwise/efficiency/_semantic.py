@@ -76,13 +76,24 @@ class _PhaseCalls:
         with self._lock:
             return self._calls.get(key, 0)
 
-    def add(self, key: tuple[str | None, str] | None, n: int = 1) -> None:
-        if key is None:
+    def reserve(self, key: tuple[str | None, str] | None, n: int, cap: int) -> bool:
+        """Take ``n`` calls from the phase's allowance, all or none (atomic across threads)."""
+        with self._lock:
+            used = self._calls.get(key, 0) if key is not None else 0
+            if cap > 0 and used + n > cap:
+                return False
+            if key is not None and n:
+                self._calls[key] = used + n
+                if len(self._calls) > _MAX_TRACKED_PHASES:
+                    del self._calls[next(iter(self._calls))]
+            return True
+
+    def release(self, key: tuple[str | None, str] | None, n: int) -> None:
+        if key is None or n <= 0:
             return
         with self._lock:
-            self._calls[key] = self._calls.get(key, 0) + n
-            if len(self._calls) > _MAX_TRACKED_PHASES:
-                del self._calls[next(iter(self._calls))]
+            if key in self._calls:
+                self._calls[key] = max(0, self._calls[key] - n)
 
     def reset(self, run: str | None = None, phase: str | None = None) -> None:
         with self._lock:
@@ -146,7 +157,7 @@ def rank_semantic(
     vectors = _lookup(cache, keys, model, result)
     missing = [p for p in keys if p not in vectors]
     needed = math.ceil(len(missing) / batch_size)
-    if cap > 0 and PHASE_CALLS.get(phase_key) + needed > cap:
+    if not PHASE_CALLS.reserve(phase_key, needed, cap):
         result.fallback_reason = "cap_exceeded"
         return result
     fresh: list[tuple[CacheKey, list[float]]] = []
@@ -157,9 +168,9 @@ def rank_semantic(
         except EmbedderError as exc:
             logger.warning("embedder %s failed, ranking lexically: %s", model, exc)
             result.fallback_reason = "embedder_error"
+            # The failed call counts; the calls that will not be made are given back.
+            PHASE_CALLS.release(phase_key, needed - result.calls_made)
             return result
-        finally:
-            PHASE_CALLS.add(phase_key)
         for path, vector in zip(batch, got, strict=True):
             vectors[path] = vector
             fresh.append((keys[path], vector))

@@ -233,14 +233,13 @@ def recording_allowed() -> bool:
 _PRIMITIVES = (str, int, float, bool)
 
 
-def request_attributes(
-    kwargs: dict[str, Any], names: Iterable[tuple[str, str]]
-) -> dict[str, Any]:
-    """GenAI request attributes from the call's keyword arguments (primitives only)."""
+def request_attributes(kwargs: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """GenAI request attributes from the call's keyword arguments (primitives only);
+    ``names`` maps argument names to attribute names."""
     attrs: dict[str, Any] = {}
-    for arg, key in names:
-        value = kwargs.get(arg)
-        if value is None:
+    for arg, value in kwargs.items():
+        key = names.get(arg)
+        if key is None or value is None:
             continue
         if isinstance(value, _PRIMITIVES):
             attrs[key] = value
@@ -305,27 +304,33 @@ def server_of(base_url: Any) -> tuple[str | None, str | None, int | None]:
     return found
 
 
+_client_cache: dict[int, tuple[Any, str | None, dict[str, Any]]] = {}
+
+
 def client_server(instance: Any, default_provider: str) -> tuple[str, dict[str, Any]]:
-    """Provider and ``server.*`` attributes for an SDK resource (its client's base URL)."""
-    attrs: dict[str, Any] = {}
-    provider = default_provider
+    """Provider and ``server.*`` attributes for an SDK resource (its client's base URL);
+    cached per base URL object."""
     client = getattr(instance, "_client", None)
     base_url = getattr(client, "base_url", None)
-    if base_url is not None:
+    if base_url is None:
+        return default_provider, {}
+    cached = _client_cache.get(id(base_url))
+    if cached is None or cached[0] is not base_url:
         found, host, port = server_of(base_url)
-        provider = found or default_provider
+        attrs: dict[str, Any] = {}
         if host:
             attrs[GENAI.SERVER_ADDRESS] = host
             if port:
                 attrs[GENAI.SERVER_PORT] = port
-    return provider, attrs
+        if len(_client_cache) > 256:
+            _client_cache.clear()
+        cached = _client_cache[id(base_url)] = (base_url, found, attrs)
+    return cached[1] or default_provider, dict(cached[2])
 
 
 def field(obj: Any, name: str) -> Any:
     """``obj.name`` or ``obj[name]``; None when absent (responses may lack any field)."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
+    if obj.__class__ is dict or isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from spanwise import _internal
 from spanwise.integrations._common import (
     Recording,
     _active,
@@ -32,13 +33,13 @@ from spanwise.otel._genai import GENAI
 
 _STREAM_TYPES: tuple[type, ...] = ()
 
-_PARAMS = (
-    ("max_tokens", GENAI.REQUEST_MAX_TOKENS),
-    ("temperature", GENAI.REQUEST_TEMPERATURE),
-    ("top_p", GENAI.REQUEST_TOP_P),
-    ("top_k", GENAI.REQUEST_TOP_K),
-    ("stop_sequences", GENAI.REQUEST_STOP_SEQUENCES),
-)
+_PARAMS = {
+    "max_tokens": GENAI.REQUEST_MAX_TOKENS,
+    "temperature": GENAI.REQUEST_TEMPERATURE,
+    "top_p": GENAI.REQUEST_TOP_P,
+    "top_k": GENAI.REQUEST_TOP_K,
+    "stop_sequences": GENAI.REQUEST_STOP_SEQUENCES,
+}
 # Anthropic models served through other clouds' clients.
 _CLIENT_PROVIDERS = {"Bedrock": "aws.bedrock", "Vertex": "gcp.vertex_ai"}
 
@@ -251,8 +252,6 @@ class _ManagerProxy:
         try:
             return _begin(self._sw_args, self._sw_kwargs, streamed=True)
         except Exception as exc:  # noqa: BLE001
-            from spanwise import _internal
-
             _internal.report("llm.begin", exc)
             return None
 

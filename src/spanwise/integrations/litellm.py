@@ -36,17 +36,17 @@ from spanwise.otel._genai import GENAI
 _STREAM_TYPES: tuple[type, ...] = ()
 _get_provider: Any = None
 
-_PARAMS = (
-    ("max_tokens", GENAI.REQUEST_MAX_TOKENS),
-    ("max_completion_tokens", GENAI.REQUEST_MAX_TOKENS),
-    ("temperature", GENAI.REQUEST_TEMPERATURE),
-    ("top_p", GENAI.REQUEST_TOP_P),
-    ("frequency_penalty", GENAI.REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", GENAI.REQUEST_PRESENCE_PENALTY),
-    ("stop", GENAI.REQUEST_STOP_SEQUENCES),
-    ("seed", GENAI.REQUEST_SEED),
-    ("n", GENAI.REQUEST_CHOICE_COUNT),
-)
+_PARAMS = {
+    "max_tokens": GENAI.REQUEST_MAX_TOKENS,
+    "max_completion_tokens": GENAI.REQUEST_MAX_TOKENS,
+    "temperature": GENAI.REQUEST_TEMPERATURE,
+    "top_p": GENAI.REQUEST_TOP_P,
+    "frequency_penalty": GENAI.REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": GENAI.REQUEST_PRESENCE_PENALTY,
+    "stop": GENAI.REQUEST_STOP_SEQUENCES,
+    "seed": GENAI.REQUEST_SEED,
+    "n": GENAI.REQUEST_CHOICE_COUNT,
+}
 # litellm's provider names → OpenTelemetry GenAI v1.41 names (others are kept as they are).
 _PROVIDER_NAMES = {
     "mistral": "mistral_ai",

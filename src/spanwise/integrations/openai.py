@@ -31,25 +31,25 @@ from spanwise.otel._genai import GENAI
 
 _STREAM_TYPES: tuple[type, ...] = ()
 
-_CHAT_PARAMS = (
-    ("max_tokens", GENAI.REQUEST_MAX_TOKENS),
-    ("max_completion_tokens", GENAI.REQUEST_MAX_TOKENS),
-    ("temperature", GENAI.REQUEST_TEMPERATURE),
-    ("top_p", GENAI.REQUEST_TOP_P),
-    ("frequency_penalty", GENAI.REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", GENAI.REQUEST_PRESENCE_PENALTY),
-    ("stop", GENAI.REQUEST_STOP_SEQUENCES),
-    ("seed", GENAI.REQUEST_SEED),
-    ("n", GENAI.REQUEST_CHOICE_COUNT),
-)
-_RESPONSES_PARAMS = (
-    ("max_output_tokens", GENAI.REQUEST_MAX_TOKENS),
-    ("temperature", GENAI.REQUEST_TEMPERATURE),
-    ("top_p", GENAI.REQUEST_TOP_P),
-)
+_CHAT_PARAMS = {
+    "max_tokens": GENAI.REQUEST_MAX_TOKENS,
+    "max_completion_tokens": GENAI.REQUEST_MAX_TOKENS,
+    "temperature": GENAI.REQUEST_TEMPERATURE,
+    "top_p": GENAI.REQUEST_TOP_P,
+    "frequency_penalty": GENAI.REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": GENAI.REQUEST_PRESENCE_PENALTY,
+    "stop": GENAI.REQUEST_STOP_SEQUENCES,
+    "seed": GENAI.REQUEST_SEED,
+    "n": GENAI.REQUEST_CHOICE_COUNT,
+}
+_RESPONSES_PARAMS = {
+    "max_output_tokens": GENAI.REQUEST_MAX_TOKENS,
+    "temperature": GENAI.REQUEST_TEMPERATURE,
+    "top_p": GENAI.REQUEST_TOP_P,
+}
 
 
-def _begin(operation: str, params: tuple[tuple[str, str], ...], prompt_arg: str) -> Any:
+def _begin(operation: str, params: dict[str, str], prompt_arg: str) -> Any:
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Recording:
         provider, attrs = client_server(args[0] if args else None, "openai")
         if params:
@@ -171,7 +171,7 @@ def _complete_embeddings(rec: Recording, result: Any) -> Any:
 _CHAT = (_begin("chat", _CHAT_PARAMS, "messages"), _complete_chat)
 _TEXT = (_begin("text_completion", _CHAT_PARAMS, "prompt"), _complete_chat)
 _RESPONSES = (_begin("chat", _RESPONSES_PARAMS, "input"), _complete_responses)
-_EMBEDDINGS = (_begin("embeddings", (), "input"), _complete_embeddings)
+_EMBEDDINGS = (_begin("embeddings", {}, "input"), _complete_embeddings)
 
 
 def instrument() -> Undo:

@@ -24,10 +24,18 @@ if TYPE_CHECKING:
 __all__ = ["SpanwiseProcessor"]
 
 
+_HINT = "pip install 'spanwise[otel]'"
+
+
 def __getattr__(name: str) -> Any:
     if name == "SpanwiseProcessor":
-        from spanwise.otel._processor import SpanwiseProcessor
-
+        try:
+            from spanwise.otel._processor import SpanwiseProcessor
+        except ImportError as exc:
+            raise ImportError(
+                f"spanwise.otel.SpanwiseProcessor needs the OpenTelemetry SDK: {_HINT}",
+                name=exc.name,
+            ) from None
         return SpanwiseProcessor
     raise AttributeError(f"module 'spanwise.otel' has no attribute {name!r}")
 
@@ -36,7 +44,17 @@ def _otlp_extension(settings: Settings) -> tuple[list[Processor], list[Exporter]
     """Pipeline extension: the OTLP sink when an endpoint is configured."""
     if not settings.otlp_endpoint:
         return [], []
+    import importlib.util
+
+    from spanwise._settings import ConfigError
     from spanwise.otel._exporter import OtlpExporter
+
+    try:
+        found = importlib.util.find_spec("opentelemetry.proto") is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise ConfigError(f"the OTLP sink (SPANWISE_OTLP_ENDPOINT) needs: {_HINT}")
 
     return [], [OtlpExporter(settings.otlp_endpoint)]
 

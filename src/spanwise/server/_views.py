@@ -93,7 +93,9 @@ def span_detail(db: Database, trace_id: str, span_id: str) -> dict[str, Any] | N
 
 
 def cost_view(db: Database, since_ns: int | None, bucket_ns: int) -> dict[str, Any]:
-    rows = dq.cost_over_time(db, since_ns, bucket_ns)
+    from spanwise.store._cost_rollup import rollup_for
+
+    rows = rollup_for(db.url).series(db, since_ns, bucket_ns)
     totals: dict[str, dict[str, Any]] = {}
     for r in rows:
         t = totals.setdefault(

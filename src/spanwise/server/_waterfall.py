@@ -1,12 +1,18 @@
-"""Geometry of the trace waterfall: spans in tree order, one row each, bars placed on a
-shared time axis. The template turns the rows into SVG."""
+"""The trace waterfall: spans in tree order, one row each, bars placed on a shared time
+axis, drawn as SVG.
+
+The rows are written here rather than in the template: a 5,000-span trace renders in a
+few milliseconds instead of a few hundred. Every user string goes through ``escape``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from html import escape
 from typing import Any
 
-from spanwise.cli._common import fmt_duration_ns
+from markupsafe import Markup
+
+from spanwise.cli._common import fmt_cost, fmt_duration_ns
 
 ROW_HEIGHT = 20
 LABEL_WIDTH = 360
@@ -15,24 +21,8 @@ AXIS_HEIGHT = 24
 MAX_ROWS = 10_000
 MAX_LABEL_CHARS = 48
 INDENT = 12
-
-
-@dataclass
-class Row:
-    span_id: str
-    name: str
-    label: str
-    kind: str
-    status: str
-    depth: int
-    y: int
-    x: float
-    width: float
-    duration: str
-    cost_usd: float | None
-    model: str | None
-    is_llm: bool
-    selected: bool
+RIGHT_MARGIN = 170
+BAR_CLASSES = frozenset({"llm", "tool", "lock", "workflow", "node", "agent", "embedding"})
 
 
 def tree_order(spans: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
@@ -65,44 +55,56 @@ def _label(name: str, depth: int) -> str:
     return name if len(name) <= room else name[: room - 1] + "…"
 
 
+def _row(i: int, depth: int, s: dict[str, Any], start_ns: int, scale: float, width: int,
+         selected: str | None) -> str:
+    y = AXIS_HEIGHT + i * ROW_HEIGHT
+    duration_ns = s["end_ns"] - s["start_ns"]
+    x = round(LABEL_WIDTH + (s["start_ns"] - start_ns) * scale, 1)
+    bar_w = round(min(max(duration_ns * scale, 1.0), LABEL_WIDTH + BAR_AREA - x), 1)
+    name = escape(s["name"])
+    kind = s["kind"]
+    bar = "bar kind-" + (kind if kind in BAR_CLASSES else "other")
+    if s["status"] == "error":
+        bar += " error"
+    duration = fmt_duration_ns(duration_ns)
+    model = s.get("model")
+    note = duration
+    if kind == "llm" or model is not None:
+        cost = s.get("cost_usd")
+        note += " · " + ("unpriced" if cost is None else fmt_cost(cost))
+    title = f"{name} · {escape(kind)} · {duration}" + (f" · {escape(model)}" if model else "")
+    chosen = " selected" if s["span_id"] == selected else ""
+    depth = min(depth, 20)
+    return (
+        f'<a href="?span={escape(s["span_id"])}#span-detail" class="row{chosen}" '
+        f'data-name="{name}"><title>{title}</title>'
+        f'<rect class="row-bg" x="0" y="{y}" width="{width}" height="{ROW_HEIGHT}"></rect>'
+        f'<text class="label" x="{4 + depth * INDENT}" y="{y + 14}">'
+        f"{escape(_label(s['name'], depth))}</text>"
+        f'<rect class="{bar}" x="{x}" y="{y + 4}" width="{bar_w}" height="12" rx="2"></rect>'
+        f'<text class="dur" x="{round(x + bar_w + 4, 1)}" y="{y + 14}">{note}</text></a>\n'
+    )
+
+
 def layout(spans: list[dict[str, Any]], start_ns: int, end_ns: int,
            selected: str | None = None) -> dict[str, Any]:
+    """What the template needs: the rows as SVG markup, axis ticks and the size."""
     total = max(end_ns - start_ns, 1)
     scale = BAR_AREA / total
-    rows = []
+    width = LABEL_WIDTH + BAR_AREA + RIGHT_MARGIN
     ordered = tree_order(spans)
-    for i, (depth, s) in enumerate(ordered[:MAX_ROWS]):
-        x = LABEL_WIDTH + (s["start_ns"] - start_ns) * scale
-        width = max((s["end_ns"] - s["start_ns"]) * scale, 1.0)
-        rows.append(
-            Row(
-                span_id=s["span_id"],
-                name=s["name"],
-                label=_label(s["name"], depth),
-                kind=s["kind"],
-                status=s["status"],
-                depth=min(depth, 20),
-                y=AXIS_HEIGHT + i * ROW_HEIGHT,
-                x=round(x, 1),
-                width=round(min(width, LABEL_WIDTH + BAR_AREA - x), 1),
-                duration=fmt_duration_ns(s["end_ns"] - s["start_ns"]),
-                cost_usd=s.get("cost_usd"),
-                model=s.get("model"),
-                is_llm=s["kind"] == "llm" or s.get("model") is not None,
-                selected=s["span_id"] == selected,
-            )
-        )
+    shown = ordered[:MAX_ROWS]
+    rows = "".join(_row(i, depth, s, start_ns, scale, width, selected)
+                   for i, (depth, s) in enumerate(shown))
     ticks = [
         (round(LABEL_WIDTH + BAR_AREA * k / 4, 1), fmt_duration_ns(total * k / 4))
         for k in range(5)
     ]
     return {
-        "rows": rows,
+        "rows_svg": Markup(rows),
+        "count": len(shown),
         "ticks": ticks,
-        "width": LABEL_WIDTH + BAR_AREA + 70,
-        "height": AXIS_HEIGHT + len(rows) * ROW_HEIGHT + 4,
-        "label_width": LABEL_WIDTH,
-        "row_height": ROW_HEIGHT,
-        "indent": INDENT,
-        "truncated": max(len(ordered) - MAX_ROWS, 0),
+        "width": width,
+        "height": AXIS_HEIGHT + len(shown) * ROW_HEIGHT + 4,
+        "truncated": len(ordered) - len(shown),
     }

@@ -135,6 +135,12 @@ class StoreExporter:
                 self._db.close()
                 self._db = None
 
+    def before_fork(self) -> None:
+        self._lock.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        self._lock.release()
+
     def after_fork(self) -> None:
         self._lock = threading.Lock()
         db = self._db

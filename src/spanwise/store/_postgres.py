@@ -56,14 +56,19 @@ class PostgresDatabase:
         self.readonly = readonly
         self._lock = threading.RLock()
         self._conn = self._connect()
-        if migrate and not readonly:
-            self.migrate()
-        elif readonly:
-            self._require_schema()
+        try:
+            if migrate and not readonly:
+                self.migrate()
+            elif readonly:
+                self._require_schema()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _connect(self) -> Any:
         import psycopg
 
+        conn = None
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
             conn.adapters.register_loader("numeric", _numeric_loader())
@@ -71,6 +76,8 @@ class PostgresDatabase:
                 conn.execute("SET default_transaction_read_only = on")
                 conn.execute(f"SET statement_timeout = {READ_STATEMENT_TIMEOUT_MS}")
         except psycopg.Error as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(
                 f"cannot connect to {redact_url(self.url)}: {_first_line(exc)}"
             ) from None
@@ -172,10 +179,21 @@ class PostgresDatabase:
         """Forget the connection without closing it. After fork the socket is shared with
         the parent; closing it here would end the parent's session."""
         _ORPHANS.append(self._conn)
+        self._abandoned = True
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def __del__(self) -> None:
+        # Views open a store and let it go; end the session quietly when that happens
+        # (never for a connection abandoned after fork: it is the parent's).
+        conn = getattr(self, "_conn", None)
+        if conn is not None and not getattr(self, "_abandoned", False) and not conn.closed:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - nothing to do about it at collection time
+                pass
 
 
 _ORPHANS: list[Any] = []

@@ -21,7 +21,7 @@ from typing import Any
 from spanwise import _internal
 from spanwise._export import ExportResult
 from spanwise._span import Span
-from spanwise.workflow._wrappers import NodeEvent
+from spanwise.workflow._wrappers import NodeEvent, open_span
 
 MAX_PARENT_WALK = 256
 
@@ -62,6 +62,7 @@ class RunCollector:
         new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     ) -> None:
         self.tracing = tracing
+        self.emit_spans = True
         self.clock = clock
         self.execution_id = str(new_id())
         self.started = clock()
@@ -83,9 +84,8 @@ class RunCollector:
         """Run a phase (``planner`` or ``workflow``) inside its own span."""
         record = self.phases[phase] = Phase(phase, start=self.clock())
         previous, self.phase = self.phase, phase
-        span = Span(span_name, dict(attributes or {}), kind)
         try:
-            with span:
+            with open_span(span_name, dict(attributes or {}), kind, self.emit_spans) as span:
                 record.span_id = span.span_id
                 if not self.trace_id:
                     self.trace_id = span.trace_id

@@ -23,6 +23,7 @@ from spanwise.workflow._model import Workflow
 from spanwise.workflow._planner import Plan
 from spanwise.workflow._runner import RunResult
 from spanwise.workflow._trace_file import StringTable, safe_name, trace_path, write_document
+from spanwise.workflow._wrappers import open_span
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Observation:
 
         collector = self.collector
         self.stored = self.options.trace or resolve().mode == "trace"
+        collector.emit_spans = self.stored
         if self.stored:
 
             def add_collector(settings: Any) -> tuple[list[Any], list[Any]]:
@@ -89,21 +91,22 @@ class Observation:
         except ImportError:
             pass  # no llm library: llm nodes fail with their own message
 
-    def close(self) -> None:
-        import spanwise
-
+    def release_llm(self) -> None:
         undo, self._undo_llm = self._undo_llm, None
         if undo is not None:
             undo()
+
+    def close(self) -> None:
+        import spanwise
+
+        self.release_llm()
         spanwise.shutdown()
 
     # -- phases ----------------------------------------------------------------------------
     @contextmanager
     def root(self, name: str, **attributes: Any) -> Iterator[Span | None]:
         """The root span when a planner and a workflow share one trace."""
-        import spanwise
-
-        with spanwise.span(name, kind="agent", **attributes) as span:
+        with open_span(name, attributes, "agent", self.collector.emit_spans) as span:
             yield span
 
     def workflow_phase(self, workflow: Workflow) -> Any:

@@ -46,7 +46,8 @@ def _node_type(node_id: str, type_name: str) -> type[NodeType]:
 def _check_params(node_id: str, node_type: type[NodeType], params: dict[str, Any]) -> None:
     label = f"node {node_id!r} ({node_type.type_name})"
     for p in node_type.params:
-        if p.required and params.get(p.name) in (None, ""):
+        value = params.get(p.name)
+        if p.required and (value is None or (p.kind == "string" and value == "")):
             raise WorkflowError(f"{label}: missing parameter {p.name!r}")
     for name, value in params.items():
         found = node_type.param(name)

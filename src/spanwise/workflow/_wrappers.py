@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from spanwise import _internal
 from spanwise._runtime import RT
-from spanwise._span import Span
+from spanwise._span import Span, current
 from spanwise.workflow._model import NodeSpec
 from spanwise.workflow._templates import resolve_params
 from spanwise.workflow.nodes import NodeContext, NodeType
@@ -72,6 +72,9 @@ class Recorder(Protocol):
     tracing: bool
     phase: str
     clock: Callable[[], int]
+    # False when nothing stores spans (metrics only): node spans are then current for
+    # their body, so LLM calls get them as parents, but they are never emitted.
+    emit_spans: bool
 
     def node_finished(self, event: NodeEvent) -> None: ...
 
@@ -134,11 +137,11 @@ def observe_node(recorder: Recorder, node_id: str, node_type: str) -> Iterator[N
     """Time a node (or planner step) and report it, whether it succeeds or fails."""
     event = NodeEvent(node_id, node_type, recorder.phase)
     clock = recorder.clock
-    span = Span(node_id, {NODE_ID_ATTR: node_id, NODE_TYPE_ATTR: node_type}, "node")
+    attributes = {NODE_ID_ATTR: node_id, NODE_TYPE_ATTR: node_type}
     event.start_ns = RT.now_ns()
     started = clock()
     try:
-        with span:
+        with open_span(node_id, attributes, "node", recorder.emit_spans) as span:
             event.span_id = span.span_id
             yield event
     except BaseException as exc:
@@ -147,6 +150,25 @@ def observe_node(recorder: Recorder, node_id: str, node_type: str) -> Iterator[N
     finally:
         event.duration_ns = clock() - started
         recorder.node_finished(event)
+
+
+@contextmanager
+def open_span(name: str, attributes: dict[str, Any], kind: str, emit: bool) -> Iterator[Span]:
+    """A span that is current for the body; emitted at the end only when ``emit``."""
+    span = Span(name, attributes, kind)
+    if emit or RT.emit is None:
+        with span:
+            yield span
+        return
+    span._start()  # ids and parent, without making it current or ever emitting it
+    token = current.set(span)
+    try:
+        yield span
+    finally:
+        try:
+            current.reset(token)
+        except ValueError:  # reset from another context: restore by hand
+            current.set(None)
 
 
 def safe_snapshot(store: dict[str, Any], scope: tuple[str, ...] | None) -> dict[str, str] | None:
