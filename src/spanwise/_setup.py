@@ -143,13 +143,12 @@ def _build_pipeline(
     batch_size: int | None,
     flush_interval: float | None,
 ) -> Any:
-    import importlib
-
     # The price tables are imported by the writer on the first LLM call, which in a
     # short program is its final flush, during interpreter shutdown. Their import chain
     # includes these two modules, which refuse to be imported once threads shut down.
     import concurrent.futures.process
     import concurrent.futures.thread  # noqa: F401
+    import importlib
 
     from spanwise import _pipeline
     from spanwise._pricing import price_processor
