@@ -95,7 +95,7 @@ def _instrument_installed(integrations: dict[str, tuple[str, str]]) -> Instrumen
                 try:
                     _active[name] = _load(name, integrations[name])
                     now.append(name)
-                except ImportError as exc:
+                except Exception as exc:  # noqa: BLE001 - one library must not stop the rest
                     _internal.report(f"instrument {name}", exc)
             else:
                 _HOOK.watch(library, name, _deferred_loader(name))

@@ -309,3 +309,18 @@ def test_nothing_is_recorded_or_wrapped_while_spanwise_is_off(provider, instrume
     )
     assert type(stream) is openai.Stream
     list(stream)
+
+
+def test_metrics_mode_counts_calls_tokens_and_cost_without_a_store(
+    provider, instrumented, tmp_path
+):
+    instrumented("openai")
+    spanwise.configure("metrics", home=tmp_path)
+    client(provider).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    list(client(provider).chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+    summary = spanwise.summary()
+    assert (summary["llm_calls"], summary["llm_calls_without_usage"]) == (2, 1)
+    assert summary["tokens"]["input"] == 1200
+    assert summary["cost_usd"] is None  # one call's cost is unknown: never a guessed total
+    assert summary["partial_cost_usd"] == pytest.approx(cost("gpt-4o", **OPENAI_BILL), rel=1e-9)
+    assert not (tmp_path / "spanwise.db").exists()

@@ -17,6 +17,7 @@ from schemathesis.generation import GenerationMode
 import spanwise
 from server.conftest import make_client
 from server.helpers import DAY_NS, XSS_NAME, record_many, record_sample
+from server.test_fast_paths import check_rollup
 from server.test_openapi_fuzz import _run
 from server.test_pages import row_names, text
 from server.test_retention import invoke
@@ -112,3 +113,7 @@ def test_fuzzed_api_has_no_server_errors_on_postgres(pg_sample: str) -> None:
     for result in schema.get_all_operations():
         operation = result.ok()
         assert _run(operation, GenerationMode.POSITIVE, examples=10) > 0
+
+
+def test_cost_rollup_follows_inserts_and_prunes_on_postgres(pg_url: str) -> None:
+    check_rollup(pg_url)

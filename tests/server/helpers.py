@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -119,7 +118,8 @@ class LiveServer:
                 out, err = self.proc.communicate()
                 raise RuntimeError(f"spanwise serve exited {self.proc.returncode}: {err}{out}")
             try:
-                if httpx.get(self.url + "/api/health", headers=headers, timeout=1).status_code == 200:
+                reply = httpx.get(self.url + "/api/health", headers=headers, timeout=1)
+                if reply.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -169,7 +169,8 @@ with tracer.start_as_current_span("support agent") as root:
     root.set_attribute("session.id", "otel-session-1")
     root.set_attribute("gen_ai.operation.name", "invoke_agent")
     for i, (inp, out, cached) in enumerate([(1200, 300, 0), (2000, 150, 1024)]):
-        with tracer.start_as_current_span(f"chat gpt-4o-mini #{{i}}", kind=trace.SpanKind.CLIENT) as s:
+        name = f"chat gpt-4o-mini #{{i}}"
+        with tracer.start_as_current_span(name, kind=trace.SpanKind.CLIENT) as s:
             s.set_attribute("gen_ai.operation.name", "chat")
             s.set_attribute("gen_ai.provider.name", "openai")
             s.set_attribute("gen_ai.request.model", "gpt-4o-mini")

@@ -100,7 +100,8 @@ def test_list_filter_trace_waterfall_llm_span(page: Page) -> None:
     expect(facts.locator(".tokens-out")).to_have_text("200")
     expect(facts.locator(".cost")).to_contain_text("$0.004500")
     expect(page.locator(".transcript .msg[data-role=user] pre")).to_have_text("What is in my cart?")
-    expect(page.locator("svg#waterfall a.row.selected")).to_have_attribute("data-name", "chat gpt-4o")
+    selected = page.locator("svg#waterfall a.row.selected")
+    expect(selected).to_have_attribute("data-name", "chat gpt-4o")
     shot(page, "04-llm-span")
 
     page.fill("#span-search", "search")

@@ -119,10 +119,10 @@ def test_export_jsonl_matches_the_jsonl_exporter(tmp_path: Path) -> None:
     live = sorted((r for r in read_jsonl(live_jsonl) if r.get("record_type") == "span"),
                   key=lambda r: r["span_id"])
     assert [r["span_id"] for r in exported] == [r["span_id"] for r in live]
-    for e, l in zip(exported, live, strict=True):
+    for ours, theirs in zip(exported, live, strict=True):
         for key in ("trace_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "status",
                     "attributes"):
-            assert e[key] == l[key], key
+            assert ours[key] == theirs[key], key
     llm = next(r for r in exported if r["kind"] == "llm")["llm"]
     assert llm["input_tokens"] == 10 and llm["cost_usd"] == pytest.approx(4.5e-5)
     assert llm["prompt"] == "hi" and llm["response"] == "hello"
@@ -133,7 +133,7 @@ def test_export_since_filters(tmp_path: Path) -> None:
     home = tmp_path / "since"
     record_many(home, 3, start_ns=time.time_ns() - 10 * DAY_NS, name="old")
     record_many(home, 2, start_ns=time.time_ns() - 600 * 10**9, name="new")
-    code, out = invoke("export", "--since", "1d", "--store", sqlite_url(home))
+    _code, out = invoke("export", "--since", "1d", "--store", sqlite_url(home))
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert sorted(r["name"] for r in lines) == ["new #0", "new #1"]
 

@@ -339,3 +339,27 @@ def test_values_json_cannot_hold_do_not_break_the_run_or_the_file(
     assert outputs["raw"] == "<binary data: 2 bytes>"
     assert outputs["big"] == "z" * 1500
     assert node(doc, "o")["store"]["added"] == ["o.result"]
+
+
+def test_secrets_are_redacted_in_the_trace_file(tmp_path: Path, home: Path) -> None:
+    key = "sk-proj-" + "a1b2c3d4" * 4
+    flow = write_workflow(tmp_path, {
+        "name": "secrets",
+        "inputs": {"api_key": {"default": key}},
+        "nodes": [
+            {"id": "call", "type": "shell",
+             "params": {"command": "echo using ${inputs.api_key}", "env": {"API_TOKEN": key}}},
+        ],
+        "outputs": {"said": "${call.stdout}"},
+    })
+    result = run_cli("run", str(flow), "--trace")
+    assert result.code == 0, result.stderr
+    assert result.stdout == f"using {key}\n"  # the run itself is untouched
+    text = trace_files(home)[0].read_text()
+    assert key not in text
+    doc = load(trace_files(home)[0])
+    call = node(doc, "call")
+    assert call["params"]["env"] == {"API_TOKEN": "[REDACTED]"}
+    assert call["params"]["command"] == "echo using [REDACTED]"
+    assert call["templates"][0]["value"] == "[REDACTED]"
+    assert doc["inputs"] == {"api_key": "[REDACTED]"}

@@ -7,7 +7,10 @@ clears it on release. An acquirer that finds that record still there knows the p
 holder died holding the lock: its ``acquired`` event says ``recovered`` and names the
 dead holder. Each acquisition opens its own descriptor, so threads of one process
 exclude each other too; a thread may re-enter a lock it holds. The lock file is never
-deleted (deleting lock files races with acquirers)."""
+deleted (deleting lock files races with acquirers). Limits: a child forked while the lock
+is held shares its descriptor (release it in one process only); a holder that dies
+between taking the lock and writing its record is not reported as recovered; deadlocks
+are detected among the locks of one process, not across processes."""
 
 from __future__ import annotations
 

@@ -304,7 +304,7 @@ class RLock(_ThreadLock):
             self._raw.acquire()
             self._depth += 1
             return True
-        got = super()._t_acquire(blocking, timeout)
+        got = _ThreadLock._t_acquire(self, blocking, timeout)
         if got:
             self._depth = 1
         return got
@@ -317,9 +317,9 @@ class RLock(_ThreadLock):
                 return
             if self._depth > 1:
                 self._depth -= 1
-                self._raw.release()
+                self._raw_release()
                 return
-        super()._t_release()
+        _ThreadLock._t_release(self)
 
 
 def switch_all_traced() -> None:

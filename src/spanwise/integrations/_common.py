@@ -11,7 +11,7 @@ reported through ``spanwise._internal`` and the call proceeds untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 

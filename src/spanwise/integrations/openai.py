@@ -174,11 +174,27 @@ _RESPONSES = (_begin("chat", _RESPONSES_PARAMS, "input"), _complete_responses)
 _EMBEDDINGS = (_begin("embeddings", {}, "input"), _complete_embeddings)
 
 
+def _import_httpx2_here() -> None:
+    """The openai SDK looks up ``sys.modules["httpx2"]`` on every request, and
+    genai-prices (imported by spanwise's writer thread to price calls) imports httpx2: a
+    request made while that import runs would see a half-initialized module and fail.
+    Importing it here, in the program's thread, before any instrumented request, closes
+    that window."""
+    import importlib
+
+    try:
+        importlib.import_module("httpx2")
+    except ImportError:
+        pass
+
+
 def instrument() -> Undo:
     """Patch the openai SDK; return the undo. Raises ImportError without ``openai``."""
     global _STREAM_TYPES
     import openai
     from openai.resources import completions, embeddings, responses
+
+    _import_httpx2_here()
     from openai.resources.chat import completions as chat
 
     _STREAM_TYPES = (openai.Stream, openai.AsyncStream)

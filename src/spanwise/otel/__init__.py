@@ -19,9 +19,10 @@ from spanwise._setup import PIPELINE_EXTENSIONS
 if TYPE_CHECKING:
     from spanwise._export import Exporter, Processor
     from spanwise._settings import Settings
+    from spanwise.otel._exporter import OtlpExporter, exporter_stats
     from spanwise.otel._processor import SpanwiseProcessor
 
-__all__ = ["SpanwiseProcessor"]
+__all__ = ["OtlpExporter", "SpanwiseProcessor", "exporter_stats"]
 
 
 _HINT = "pip install 'spanwise[otel]'"
@@ -30,13 +31,18 @@ _HINT = "pip install 'spanwise[otel]'"
 def __getattr__(name: str) -> Any:
     if name == "SpanwiseProcessor":
         try:
-            from spanwise.otel._processor import SpanwiseProcessor
+            from spanwise.otel._exporter import OtlpExporter, exporter_stats
+    from spanwise.otel._processor import SpanwiseProcessor
         except ImportError as exc:
             raise ImportError(
                 f"spanwise.otel.SpanwiseProcessor needs the OpenTelemetry SDK: {_HINT}",
                 name=exc.name,
             ) from None
         return SpanwiseProcessor
+    if name in ("OtlpExporter", "exporter_stats"):
+        from spanwise.otel import _exporter
+
+        return getattr(_exporter, name)
     raise AttributeError(f"module 'spanwise.otel' has no attribute {name!r}")
 
 

@@ -112,12 +112,25 @@ def status_response(http_status: int, message: str, content_type: str | None,
     }.get(http_status, RPC_INTERNAL)
     kind = reply_type(content_type)
     if kind == PROTOBUF:
-        from google.rpc import status_pb2
-
-        body = status_pb2.Status(code=code, message=message).SerializeToString()
+        body = _status_protobuf(code, message)
     else:
         body = json.dumps({"code": code, "message": message}).encode()
     return Response(body, status_code=http_status, media_type=kind, headers=headers)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _status_protobuf(code: int, message: str) -> bytes:
+    """A ``google.rpc.Status`` (field 1: code, field 2: message) in wire format."""
+    text = message.encode("utf-8")
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
 
 
 def success_response(content_type: str | None, rejected: int = 0, message: str = "") -> Response:

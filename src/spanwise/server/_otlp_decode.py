@@ -75,10 +75,15 @@ class Decoded:
         return "; ".join(self.reasons)
 
 
-def _content_rules() -> tuple[Callable[..., Any], Callable[[str], bool]]:
-    from spanwise.otel._genai import is_content_key, llm_call_from_attributes
+def _content_rules() -> tuple[Callable[..., Any], tuple[str, ...], frozenset[str]]:
+    from spanwise.otel._genai import CONTENT_KEY_PREFIXES, GENAI, OI, llm_call_from_attributes
 
-    return llm_call_from_attributes, is_content_key
+    # A span can be an LLM call only if it carries one of these (the mapper's own rule:
+    # an inference operation or kind, or a model name next to token counts). Checking
+    # them first skips the mapper for the many spans that are not LLM calls.
+    markers = frozenset({GENAI.OPERATION, OI.SPAN_KIND, GENAI.REQUEST_MODEL,
+                         GENAI.RESPONSE_MODEL, GENAI.SYSTEM, OI.MODEL_NAME})
+    return llm_call_from_attributes, CONTENT_KEY_PREFIXES, markers
 
 
 # -- values --------------------------------------------------------------------------------
@@ -133,7 +138,26 @@ def _finite(value: float) -> float | str:
 
 
 def _pb_attributes(kvs: Any) -> dict[str, Any]:
-    return {_text(_cap_key(kv.key)): _pb_value(kv.value) for kv in kvs[:MAX_ATTRIBUTES]}
+    """Attributes of the hot path (millions a minute): scalars handled inline."""
+    out: dict[str, Any] = {}
+    for kv in kvs[:MAX_ATTRIBUTES] if len(kvs) > MAX_ATTRIBUTES else kvs:
+        key = kv.key
+        if len(key) > MAX_KEY_CHARS:
+            key = key[:MAX_KEY_CHARS]
+        if "\x00" in key:
+            key = _text(key)
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which == "string_value":
+            text = v.string_value
+            out[key] = text if "\x00" not in text else _text(text)
+        elif which == "int_value":
+            out[key] = v.int_value
+        elif which == "bool_value":
+            out[key] = v.bool_value
+        else:
+            out[key] = _pb_value(v)
+    return out
 
 
 def _json_int(value: Any, what: str) -> int:
@@ -244,18 +268,27 @@ def _kind(attributes: dict[str, Any], llm: Any) -> str:
     return "llm" if llm is not None else "internal"
 
 
-def _session(attributes: dict[str, Any], resource: dict[str, Any]) -> str | None:
-    for source in (attributes, resource):
-        for key in SESSION_KEYS:
-            value = source.get(key)
-            if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
-                return str(value)[:MAX_KEY_CHARS]
+def _session(attributes: dict[str, Any]) -> str | None:
+    for key in SESSION_KEYS:
+        value = attributes.get(key)
+        if value is not None and value != "" and isinstance(value, (str, int)) and (
+            not isinstance(value, bool)
+        ):
+            return str(value)[:MAX_KEY_CHARS]
     return None
 
 
-def _pid(resource: dict[str, Any]) -> int:
-    pid = resource.get("process.pid")
-    return pid if isinstance(pid, int) and not isinstance(pid, bool) else 0
+class _Resource:
+    """What every span of one resource shares: service name, session, process id."""
+
+    __slots__ = ("pid", "service", "session")
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        service = attributes.get("service.name")
+        self.service = service if isinstance(service, str) else None
+        self.session = _session(attributes)
+        pid = attributes.get("process.pid")
+        self.pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else 0
 
 
 class _Builder:
@@ -264,14 +297,18 @@ class _Builder:
     def __init__(self, keep_content: bool) -> None:
         self.out = Decoded()
         self.keep_content = keep_content
-        self.mapper, self.is_content_key = _content_rules()
+        self.mapper, self.content_prefixes, self.llm_markers = _content_rules()
 
     def _content(self, attributes: dict[str, Any], llm: Any) -> None:
         """Prompts and outputs: kept (redacted) or dropped. An LLM call's content lives in
         its record (stored once per content hash), not in the span's attributes."""
         from spanwise._redact import redact
 
-        for key in [k for k in attributes if self.is_content_key(k)]:
+        prefixes = self.content_prefixes
+        content_keys = [k for k in attributes if k.startswith(prefixes)]
+        if not content_keys and llm is None:
+            return
+        for key in content_keys:
             if llm is not None or not self.keep_content:
                 del attributes[key]
             else:
@@ -282,7 +319,7 @@ class _Builder:
 
     def add(
         self,
-        resource: dict[str, Any],
+        resource: _Resource,
         trace_id: int | None,
         span_id: int | None,
         parent_id: int | None,
@@ -303,10 +340,12 @@ class _Builder:
         if not (0 <= start_ns < MAX_NS and 0 <= end_ns < MAX_NS):
             self.out.reject("a span has a timestamp out of range")
             return
-        service = resource.get("service.name")
-        if isinstance(service, str) and "service.name" not in attributes:
+        service = resource.service
+        if service is not None and "service.name" not in attributes:
             attributes["service.name"] = service
-        llm = _checked_call(self.mapper(attributes, content=self.keep_content))
+        llm = None
+        if not self.llm_markers.isdisjoint(attributes):
+            llm = _checked_call(self.mapper(attributes, content=self.keep_content))
         self._content(attributes, llm)
         name = _text(name[:MAX_NAME_CHARS]) or "(unnamed)"
         span = Span(name, attributes, _kind(attributes, llm))
@@ -324,7 +363,7 @@ class _Builder:
             fields["error_type"] = _error_type(attributes, events)
         if fields:
             set_span_fields(span, **fields)
-        self.out.items.append((_session(attributes, resource), _pid(resource), span))
+        self.out.items.append((_session(attributes) or resource.session, resource.pid, span))
 
 
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -364,7 +403,7 @@ def decode_protobuf(body: bytes, keep_content: bool = True) -> Decoded:
         raise PayloadError(f"not an OTLP ExportTraceServiceRequest: {exc}") from None
     builder = _Builder(keep_content)
     for rs in request.resource_spans:
-        resource = _pb_attributes(rs.resource.attributes)
+        resource = _Resource(_pb_attributes(rs.resource.attributes))
         for ss in rs.scope_spans:
             for s in ss.spans:
                 builder.add(
@@ -404,7 +443,9 @@ def decode_json(body: bytes, keep_content: bool = True) -> Decoded:
     builder = _Builder(keep_content)
     for rs in _json_list(data.get("resourceSpans"), "resourceSpans"):
         rs = _json_obj(rs, "a resourceSpans item")
-        resource = _json_attributes(_json_obj(rs.get("resource"), "resource").get("attributes"))
+        resource = _Resource(
+            _json_attributes(_json_obj(rs.get("resource"), "resource").get("attributes"))
+        )
         scopes = rs.get("scopeSpans", rs.get("instrumentationLibrarySpans"))
         for ss in _json_list(scopes, "scopeSpans"):
             for s in _json_list(_json_obj(ss, "a scopeSpans item").get("spans"), "spans"):
@@ -412,7 +453,7 @@ def decode_json(body: bytes, keep_content: bool = True) -> Decoded:
     return builder.out
 
 
-def _add_json_span(builder: _Builder, resource: dict[str, Any], s: dict[str, Any]) -> None:
+def _add_json_span(builder: _Builder, resource: _Resource, s: dict[str, Any]) -> None:
     name = s.get("name", "")
     if not isinstance(name, str):
         raise PayloadError("a span name must be a string")

@@ -48,15 +48,19 @@ class ServerState:
 def ingest_pricer(overrides: dict[str, Any]) -> Any:
     """Price ingested LLM calls like local ones; when no price is known here but the
     sender priced the call (``spanwise.cost_usd``), keep the sender's figure."""
-    from spanwise._pricing import Pricer, price_processor
+    from spanwise._pricing import Pricer
+    from spanwise.server._fast_prices import FastPrices
 
-    process = price_processor(Pricer(overrides))
+    prices = FastPrices(Pricer(overrides))
 
     def price(span: Any) -> None:
         call = span.llm
-        if call is None:
+        if call is None or call.priced:
             return
-        process(span)
+        result = prices.price(call)
+        call.cost_usd, call.pricing_available = result.cost_usd, result.available
+        call.price_source, call.price_version = result.source, result.version
+        call.priced = True
         if call.cost_usd is None:
             sent = span.attributes.get("spanwise.cost_usd")
             if isinstance(sent, (int, float)) and not isinstance(sent, bool) and (

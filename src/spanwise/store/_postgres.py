@@ -9,6 +9,7 @@ writers use ``%s`` directly (the store exporter passes them that placeholder).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,40 @@ def redact_url(url: str) -> str:
 def to_pyformat(sql: str) -> str:
     """``?`` placeholders → ``%s``; a literal ``%`` is doubled so psycopg keeps it."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+# A plain multi-row INSERT (no ON CONFLICT, no RETURNING, placeholders only) can be sent
+# as COPY: the same rows, about three times faster than one statement per row.
+_PLAIN_INSERT = re.compile(
+    r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s*VALUES\s*\(\s*%s(?:\s*,\s*%s)*\s*\)\s*$",
+    re.IGNORECASE,
+)
+COPY_MIN_ROWS = 8
+
+
+class BulkCursor:
+    """The psycopg cursor of a write transaction, with ``executemany`` of plain inserts
+    done through COPY. Everything else is the cursor's own."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+        rows = params_seq if isinstance(params_seq, list) else list(params_seq)
+        match = _PLAIN_INSERT.match(query) if isinstance(query, str) else None
+        if match is None or kwargs or len(rows) < COPY_MIN_ROWS:
+            return self._cursor.executemany(query, rows, **kwargs)
+        table, columns = match.group(1), match.group(2)
+        width = len(columns.split(","))
+        if query.count("%s") != width or any(len(row) != width for row in rows):
+            return self._cursor.executemany(query, rows)
+        with self._cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -99,7 +134,7 @@ class PostgresDatabase:
         with self._lock:
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
-                    yield cur
+                    yield BulkCursor(cur)
             except psycopg.OperationalError as exc:
                 if self._conn.closed:
                     # The server went away: reconnect for the next batch, fail this one.

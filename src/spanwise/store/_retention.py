@@ -88,14 +88,20 @@ def blob_references(db: Database) -> list[tuple[str, str]]:
 def delete_orphan_blobs(db: Database) -> int:
     """Delete blobs no row refers to anymore; returns how many."""
     refs = blob_references(db)
+    if not refs:
+        sql = "DELETE FROM blobs"
+    elif db.dialect == "postgresql":
+        # Anti-joins: PostgreSQL hashes each; NOT IN over a large list would not fit
+        # work_mem and degrade to a scan per blob.
+        sql = "DELETE FROM blobs b WHERE " + " AND ".join(
+            f"NOT EXISTS (SELECT 1 FROM {t} r WHERE r.{c} = b.hash)" for t, c in refs
+        )
+    else:
+        # SQLite builds one temporary index over the list for NOT IN.
+        used = " UNION ".join(f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL" for t, c in refs)
+        sql = f"DELETE FROM blobs WHERE hash NOT IN ({used})"
     with db.transaction() as cur:
-        if refs:
-            used = " UNION ".join(
-                f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL" for t, c in refs
-            )
-            cur.execute(f"DELETE FROM blobs WHERE hash NOT IN ({used})")
-        else:
-            cur.execute("DELETE FROM blobs")
+        cur.execute(sql)
         return max(int(cur.rowcount), 0)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from spanwise._ids import format_trace_id
-from spanwise._redact import redact
 from spanwise.workflow._collector import CallRecord, RunCollector
 from spanwise.workflow._metrics import price_calls, usage_totals
 from spanwise.workflow._planner import Attempt, Plan
@@ -53,8 +52,8 @@ def _call_entry(attempt: Attempt, model: str | None, record: CallRecord | None) 
                 "duration_ms": round(event.duration_ns / 1e6, 3),
             }
         )
-    entry["prompt"] = redact(attempt.prompt)
-    entry["response"] = redact(attempt.response)
+    entry["prompt"] = attempt.prompt
+    entry["response"] = attempt.response
     if attempt.error:
         entry["error"] = attempt.error
     return entry

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spanwise._ids import format_span_id, format_trace_id
-from spanwise._redact import redact
+from spanwise._redact import REDACTED, is_secret_key, redact
 from spanwise.workflow._collector import CallRecord, RunCollector
 from spanwise.workflow._metrics import price_calls, usage_totals
 
@@ -33,23 +33,23 @@ REF_KEY = "$string"
 
 
 class StringTable:
-    """Interns large strings of a document into one table keyed by content hash."""
+    """Makes a document safe to write, in one pass: JSON values only, spanwise's redaction
+    applied (secret-looking keys, credential-shaped text, user hooks; once per distinct
+    string), large strings interned into one table keyed by content hash."""
 
     def __init__(self, min_chars: int = INTERN_MIN_CHARS) -> None:
         self.min_chars = min_chars
         self.strings: dict[str, str] = {}
+        self._texts: dict[str, Any] = {}
+        self._secret_keys: dict[str, bool] = {}
 
     def intern(self, value: Any, depth: int = 0) -> Any:
-        """A JSON-safe copy of ``value`` with large strings replaced by references."""
+        """A JSON-safe, redacted copy of ``value`` with large strings as references."""
         if isinstance(value, str):
-            if len(value) < self.min_chars:
-                return value
-            if len(value) > MAX_STRING_CHARS:
-                cut = len(value) - MAX_STRING_CHARS
-                value = f"{value[:MAX_STRING_CHARS]}…[truncated {cut} chars]"
-            digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-            self.strings.setdefault(digest, value)
-            return {REF_KEY: digest}
+            found = self._texts.get(value)
+            if found is None:
+                found = self._texts[value] = self._text(value)
+            return found
         if value is None or isinstance(value, (bool, int)):
             return value
         if isinstance(value, float):
@@ -57,12 +57,38 @@ class StringTable:
         if depth >= MAX_DEPTH:
             return f"<nested deeper than {MAX_DEPTH} levels>"
         if isinstance(value, dict):
-            return {str(k): self.intern(v, depth + 1) for k, v in value.items()}
+            out = {}
+            for k, v in value.items():
+                key = str(k)
+                if v is not None and v != "" and self._is_secret(key):
+                    out[key] = REDACTED
+                else:
+                    out[key] = self.intern(v, depth + 1)
+            return out
         if isinstance(value, (list, tuple)):
             return [self.intern(v, depth + 1) for v in value]
         if isinstance(value, (bytes, bytearray)):
             return f"<binary data: {len(value)} bytes>"
         return self.intern(_safe_repr(value), depth + 1)
+
+    def _is_secret(self, key: str) -> bool:
+        found = self._secret_keys.get(key)
+        if found is None:
+            found = self._secret_keys[key] = is_secret_key(key)
+        return found
+
+    def _text(self, raw: str) -> Any:
+        value = redact(raw)
+        if not isinstance(value, str):  # a user hook turned it into something else
+            return self.intern(value)
+        if len(value) < self.min_chars:
+            return value
+        if len(value) > MAX_STRING_CHARS:
+            cut = len(value) - MAX_STRING_CHARS
+            value = f"{value[:MAX_STRING_CHARS]}…[truncated {cut} chars]"
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        self.strings.setdefault(digest, value)
+        return {REF_KEY: digest}
 
 
 def _safe_repr(value: Any) -> str:
@@ -98,9 +124,7 @@ def trace_path(home: Path, prefix: str, started_at: datetime, execution_id: str)
 def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
     """Write ``doc`` (already interned with ``table``) atomically: a reader never sees a
     half-written file. Raises OSError."""
-    body = dict(doc)
-    body["strings"] = table.strings
-    text = json.dumps(body, indent=1, ensure_ascii=False, allow_nan=False, default=str)
+    text = layout({**doc, "strings": table.strings})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -114,6 +138,23 @@ def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
         except OSError:
             pass
         raise
+
+
+def layout(doc: dict[str, Any]) -> str:
+    """JSON with one top-level field per line and one list item (a node, an LLM call) or
+    string-table entry per line: greppable, and written by the C encoder (fast)."""
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=str).encode
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value:
+            inner = ",\n".join(dumps(item) for item in value)
+            lines.append(f"{dumps(key)}: [\n{inner}\n]")
+        elif isinstance(value, dict) and value and key == "strings":
+            inner = ",\n".join(f"{dumps(k)}: {dumps(v)}" for k, v in value.items())
+            lines.append(f"{dumps(key)}: {{\n{inner}\n}}")
+        else:
+            lines.append(f"{dumps(key)}: {dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}"
 
 
 def iso(moment: datetime) -> str:
@@ -156,8 +197,16 @@ def call_entry(record: CallRecord) -> dict[str, Any]:
     for name in ("system", "prompt", "response"):
         value = getattr(call, name)
         if value:
-            entry[name] = redact(value)
+            entry[name] = value
     return entry
+
+
+def _resolution(r: dict[str, Any]) -> dict[str, Any]:
+    """A template resolution; the value is hidden when the parameter's name is secret."""
+    value = r["value"]
+    if value not in (None, "") and is_secret_key(r["param"].rsplit(".", 1)[-1]):
+        value = REDACTED
+    return {**r, "value": value}
 
 
 def workflow_document(
@@ -191,12 +240,9 @@ def workflow_document(
                 "start_time": wall_time(ev.start_ns),
                 "duration_ms": round(ev.duration_ns / 1e6, 3),
                 "error": {"type": ev.error_type, "message": ev.error} if ev.error else None,
-                "params": redact(ev.params),
-                "templates": [
-                    {**r, "value": redact(r["value"], key=r["param"].rsplit(".", 1)[-1])}
-                    for r in ev.templates or ()
-                ],
-                "outputs": redact(ev.outputs),
+                "params": ev.params,
+                "templates": [_resolution(r) for r in ev.templates or ()],
+                "outputs": ev.outputs,
                 "store": ev.store_diff or {"added": [], "removed": [], "changed": []},
                 "llm_calls": [call_entry(c) for c in by_event.get(id(ev), ())],
             }
@@ -219,8 +265,8 @@ def workflow_document(
         "status": status,
         "error": error,
         "content_captured": capture_content,
-        "inputs": redact(inputs),
-        "result": redact(result),
+        "inputs": inputs,
+        "result": result,
         "nodes_executed": len(events),
         "nodes_failed": sum(1 for e in events if e.status != "success"),
         "llm_summary": {"total_calls": len(calls), **totals},
