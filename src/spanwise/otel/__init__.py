@@ -31,8 +31,7 @@ _HINT = "pip install 'spanwise[otel]'"
 def __getattr__(name: str) -> Any:
     if name == "SpanwiseProcessor":
         try:
-            from spanwise.otel._exporter import OtlpExporter, exporter_stats
-    from spanwise.otel._processor import SpanwiseProcessor
+            from spanwise.otel._processor import SpanwiseProcessor
         except ImportError as exc:
             raise ImportError(
                 f"spanwise.otel.SpanwiseProcessor needs the OpenTelemetry SDK: {_HINT}",

@@ -21,6 +21,7 @@ from spanwise.server._filters import (
     parse_time,
     trace_filter,
 )
+from spanwise.server._panels import lock_lanes, patch_ops
 from spanwise.server._security import COOKIE_NAME, safe_next, session_cookie_value
 from spanwise.server._waterfall import layout
 from spanwise.store._dashboard_queries import known_models
@@ -78,8 +79,6 @@ def trace_page(request: Request, trace_id: str) -> HTMLResponse:
         trace = detail["trace"]
         span = views.span_detail(db, trace["trace_id"], selected) if selected else None
     chart = layout(detail["spans"], trace["start_ns"], trace["end_ns"], selected or None)
-    from spanwise.server._panels import lock_lanes, patch_ops
-
     return render(
         request, "trace.html", trace=trace, chart=chart, span=span, errors=detail["errors"],
         locks=lock_lanes(detail["lock_events"]), diffs=patch_ops(detail["state_diffs"]),
