@@ -38,6 +38,7 @@ UPDATER = textwrap.dedent("""
                 with open(tmp, "w") as f:
                     json.dump(data, f)
                 os.replace(tmp, state)
+            time.sleep(0.003)  # let the other process in, however loaded the machine is
     spanwise.shutdown()
 """)
 

@@ -33,6 +33,17 @@ class LlmLinker:
                 record.llm_calls = list(self._calls.get(int(trace_hex, 16), ()))
         return record
 
+    def process_batch(self, batch: list[Any]) -> list[Any]:
+        """Batch form: plain spans (no LLM call, no error report) cost one attribute read."""
+        for record in batch:
+            x = getattr(record, "_x", None)
+            if x is not None:
+                if x.llm is not None and record.record_type == "span":
+                    self._remember(record)
+            elif record.record_type == "error":
+                self(record)
+        return batch
+
     def _remember(self, span: Any) -> None:
         calls = self._calls.get(span.trace_id)
         if calls is None:
