@@ -1,6 +1,6 @@
 """OTLP/HTTP ingest throughput of ``spanwise serve`` (target ≥ 20,000 spans/s sustained).
 
-A real server process on loopback; 4 client threads post pre-encoded protobuf
+A real server process on loopback; 8 client threads post pre-encoded protobuf
 ``ExportTraceServiceRequest`` bodies of 512 spans (the OpenTelemetry SDK's default batch)
 with keep-alive, for about 20 s. Every span is unique; each trace has 10 spans, two of
 them GenAI chat calls with token usage (priced on the way in). A 200 means committed
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import git_rev, write_section
 
 BATCH = 512
-CLIENTS = 4
+CLIENTS = 8
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 

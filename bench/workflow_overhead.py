@@ -3,13 +3,18 @@ small work (write a file, read it back, count its bytes with the shell, ask the 
 ``echo`` model about it, shorten the answer in Python), run with no flags, with
 ``--output-format json`` and with ``--trace``.
 
-Two measurements, each the median of interleaved rounds (so load drifts hit every mode):
+Three measurements, each the median of interleaved rounds (so load drifts hit every mode):
 
 - the whole command, ``spanwise run bench.json [flags]``, as a fresh process (what a user
   waits for: interpreter start, imports, the run, the trace file and the store);
 - the run alone, in one warm process: the same CLI command invoked in-process after a
   warm-up, so imports and plugin loading are out of the figure and only the run and what
-  the flags add remain.
+  the flags add remain;
+- the instrumentation alone: the warm measurement on 200 trivial ``python`` nodes, so
+  that nearly everything the flags add is spanwise's own per-node work.
+
+Wall time and CPU time (all threads, plus the shell nodes' processes) are both reported:
+on a shared 2-core machine CPU time is the steadier of the two.
 
     .venv/bin/python bench/workflow_overhead.py [--quick]
 """
@@ -81,6 +86,25 @@ def build_workflow(folder: Path) -> Path:
     }
     file = folder / "bench.json"
     file.write_text(json.dumps(workflow), encoding="utf-8")
+    return file
+
+
+def build_bare_workflow(folder: Path) -> Path:
+    """200 ``python`` nodes that each pass the previous result through ``str``: no I/O, no
+    model, so what the flags add is the instrumentation itself."""
+    nodes = [
+        {
+            "id": f"n{i}",
+            "type": "python",
+            "params": {
+                "callable": "builtins:str",
+                "args": {"object": f"${{n{i - 1}.result}}" if i else "start"},
+            },
+        }
+        for i in range(GROUPS * 5)
+    ]
+    file = folder / "bare.json"
+    file.write_text(json.dumps({"name": "bare-200", "nodes": nodes}), encoding="utf-8")
     return file
 
 
@@ -197,11 +221,25 @@ def main() -> None:
             env.pop(var, None)
         cli_times = measure_cli(workflow, env)
         warm_times = measure_warm(workflow, env)
+        bare_times = measure_warm(build_bare_workflow(folder), env)
         price_s = measure_price_tables(env)
-        trace_file = max((folder / "home" / "debug").glob("*.json"), key=os.path.getmtime)
+        trace_file = max(
+            (folder / "home" / "debug").glob("workflow-trace-bench-200-*.json"),
+            key=os.path.getmtime,
+        )
         trace_kib = trace_file.stat().st_size / 1024
     cli_table, cli_wall, cli_cpu = table(cli_times)
     warm_table, warm_wall, warm_cpu = table(warm_times)
+    bare_table, _, _ = table(bare_times)
+    per_node = {
+        name: (
+            statistics.median(s[1] for s in bare_times[name])
+            - statistics.median(s[1] for s in bare_times["no flags"])
+        )
+        / 200
+        * 1e6
+        for name in bare_times
+    }
     json_mode, trace_mode = "--output-format json", "--trace"
     body = f"""
 Command: `.venv/bin/python bench/workflow_overhead.py` (commit {git_rev()}). A 200-node workflow
@@ -225,6 +263,16 @@ warm-up, `gc.collect()` before each; interpreter start, imports and plugin loadi
 | {_pct(warm_wall[json_mode])} / {_pct(warm_cpu[json_mode])} |
 | `--trace` (target 3%) | {_pct(cli_wall[trace_mode])} / {_pct(cli_cpu[trace_mode])} \
 | {_pct(warm_wall[trace_mode])} / {_pct(warm_cpu[trace_mode])} |
+
+**The instrumentation alone** (the same warm-process measurement on 200 `python` nodes that
+each pass the previous result through `str`: no I/O and no model, so nearly all that the
+flags add is spanwise's own work; {ROUNDS_WARM} rounds):
+
+{bare_table}
+
+Per node that is {per_node["--output-format json"]:.0f} µs of CPU with `--output-format json`
+and {per_node["--trace"]:.0f} µs with `--trace` (wrappers, spans, store rows, trace-file entry),
+setup and teardown included.
 
 The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's 401 spans to the
 SQLite store. What the flags add to the whole command is mostly paid once per process, not per

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from spanwise._redact import redact
 from spanwise._span import MAX_ERROR_MESSAGE, MAX_EVENTS, Span
 from spanwise.store._exports import set_span_fields
 
@@ -20,6 +21,8 @@ MAX_ATTRIBUTES = 512
 MAX_DEPTH = 8
 MAX_LIST_ITEMS = 1000
 MAX_NS = 1 << 63  # what a signed 64-bit column holds
+MAX_TRACE_ID = 1 << 128
+MAX_SPAN_ID = 1 << 64
 MAX_TOKENS = 1 << 53
 
 SESSION_KEYS = ("session.id", "gen_ai.conversation.id", "spanwise.session")
@@ -137,21 +140,16 @@ class Builder:
         self.keep_content = keep_content
         self.mapper, self.content_prefixes, self.llm_markers = _content_rules()
 
-    def _content(self, attributes: dict[str, Any], llm: Any) -> None:
+    def _content(self, attributes: dict[str, Any], content_keys: list[str], llm: Any) -> None:
         """Prompts and outputs: kept (redacted) or dropped. An LLM call's content lives in
         its record (stored once per content hash), not in the span's attributes."""
-        from spanwise._redact import redact
-
-        prefixes = self.content_prefixes
-        content_keys = [k for k in attributes if k.startswith(prefixes)]
-        if not content_keys and llm is None:
-            return
+        keep = self.keep_content
         for key in content_keys:
-            if llm is not None or not self.keep_content:
+            if llm is not None or not keep:
                 del attributes[key]
             else:
                 attributes[key] = redact(attributes[key])
-        if llm is not None and self.keep_content:
+        if llm is not None and keep and content_keys:
             llm.prompt, llm.response = redact(llm.prompt), redact(llm.response)
             llm.system = redact(llm.system)
 
@@ -169,10 +167,11 @@ class Builder:
         status_code: int,
         status_message: str,
     ) -> None:
-        if not trace_id or trace_id >= 1 << 128:
+        """One span; called once per span of every request, so kept lean."""
+        if not trace_id or trace_id >= MAX_TRACE_ID:
             self.out.reject("a span has an invalid trace id")
             return
-        if not span_id or span_id >= 1 << 64 or parent_id is None or parent_id >= 1 << 64:
+        if not span_id or span_id >= MAX_SPAN_ID or parent_id is None or parent_id >= MAX_SPAN_ID:
             self.out.reject("a span has an invalid span or parent id")
             return
         if not (0 <= start_ns < MAX_NS and 0 <= end_ns < MAX_NS):
@@ -181,27 +180,40 @@ class Builder:
         service = resource.service
         if service is not None and "service.name" not in attributes:
             attributes["service.name"] = service
+        prefixes = self.content_prefixes
+        content_keys = [k for k in attributes if k.startswith(prefixes)]
         llm = None
         if not self.llm_markers.isdisjoint(attributes):
-            llm = _checked_call(self.mapper(attributes, content=self.keep_content))
-        self._content(attributes, llm)
-        name = clean_text(name[:MAX_NAME_CHARS]) or "(unnamed)"
-        span = Span(name, attributes, _kind(attributes, llm))
+            # Content extraction only when there is content to extract.
+            keep = self.keep_content and bool(content_keys)
+            llm = _checked_call(self.mapper(attributes, content=keep))
+        if content_keys or llm is not None:
+            self._content(attributes, content_keys, llm)
+        if len(name) > MAX_NAME_CHARS:
+            name = name[:MAX_NAME_CHARS]
+        if "\x00" in name:
+            name = clean_text(name)
+        span = Span(name or "(unnamed)", attributes, _kind(attributes, llm))
         span.trace_id, span.span_id, span.parent_id = trace_id, span_id, parent_id
         span.start_ns = start_ns
-        span.end_ns = max(end_ns, start_ns)
-        fields: dict[str, Any] = {}
-        if llm is not None:
-            fields["llm"] = llm
-        if events:
-            fields["events"] = events[:MAX_EVENTS]
-        if status_code == 2:
-            fields["status"] = "error"
-            fields["error_message"] = clean_text(status_message[:MAX_ERROR_MESSAGE]) or None
-            fields["error_type"] = _error_type(attributes, events)
-        if fields:
+        span.end_ns = end_ns if end_ns >= start_ns else start_ns
+        if llm is not None or events or status_code == 2:
+            fields: dict[str, Any] = {}
+            if llm is not None:
+                fields["llm"] = llm
+            if events:
+                fields["events"] = events[:MAX_EVENTS]
+            if status_code == 2:
+                fields["status"] = "error"
+                fields["error_message"] = clean_text(status_message[:MAX_ERROR_MESSAGE]) or None
+                fields["error_type"] = _error_type(attributes, events)
             set_span_fields(span, **fields)
-        self.out.items.append((_session(attributes) or resource.session, resource.pid, span))
+        session = resource.session
+        if SESSION_KEYS[0] in attributes or SESSION_KEYS[1] in attributes or (
+            SESSION_KEYS[2] in attributes
+        ):
+            session = _session(attributes) or session
+        self.out.items.append((session, resource.pid, span))
 
 
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",

@@ -17,7 +17,8 @@ def resolve_trace_id(db: Database, prefix: str) -> str:
     if not clean or any(c not in "0123456789abcdef" for c in clean):
         raise TraceNotFound(f"{prefix!r} is not a trace id (expected hex digits)")
     rows = db.query(
-        "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id LIMIT 6",
+        "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? "
+        "ORDER BY trace_id LIMIT 6",
         (clean, clean + "g"),
     )
     if not rows:
@@ -38,7 +39,8 @@ def list_traces(
     limit: int = 20,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
     if since_ns is not None:
         where.append("start_ns >= ?")
         params.append(since_ns)

@@ -157,12 +157,15 @@ def layout(doc: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}"
 
 
+_LOCAL = datetime.now().astimezone().tzinfo  # this process's zone, looked up once
+
+
 def iso(moment: datetime) -> str:
-    return moment.astimezone().isoformat(timespec="milliseconds")
+    return moment.astimezone(_LOCAL).isoformat(timespec="milliseconds")
 
 
 def wall_time(ns: int) -> str:
-    return iso(datetime.fromtimestamp(ns / 1e9))
+    return datetime.fromtimestamp(ns / 1e9, _LOCAL).isoformat(timespec="milliseconds")
 
 
 def call_entry(record: CallRecord) -> dict[str, Any]:
@@ -229,9 +232,11 @@ def workflow_document(
     for c in calls:
         if c.event is not None:
             by_event.setdefault(id(c.event), []).append(c)
+    clean = table.intern  # user content only; our own metadata is JSON-safe already
     nodes = []
     events = collector.phase_events("workflow")
     for ev in events:
+        failure = {"type": ev.error_type, "message": clean(ev.error)} if ev.error else None
         nodes.append(
             {
                 "id": ev.node_id,
@@ -239,12 +244,12 @@ def workflow_document(
                 "status": ev.status,
                 "start_time": wall_time(ev.start_ns),
                 "duration_ms": round(ev.duration_ns / 1e6, 3),
-                "error": {"type": ev.error_type, "message": ev.error} if ev.error else None,
-                "params": ev.params,
-                "templates": [_resolution(r) for r in ev.templates or ()],
-                "outputs": ev.outputs,
+                "error": failure,
+                "params": clean(ev.params),
+                "templates": clean([_resolution(r) for r in ev.templates or ()]),
+                "outputs": clean(ev.outputs),
                 "store": ev.store_diff or {"added": [], "removed": [], "changed": []},
-                "llm_calls": [call_entry(c) for c in by_event.get(id(ev), ())],
+                "llm_calls": clean([call_entry(c) for c in by_event.get(id(ev), ())]),
             }
         )
     phase = collector.phases.get("workflow")
@@ -263,14 +268,13 @@ def workflow_document(
         "end_time": iso(start + timedelta(microseconds=duration_ns / 1000)),
         "duration_ms": round(duration_ns / 1e6, 3),
         "status": status,
-        "error": error,
+        "error": clean(error),
         "content_captured": capture_content,
-        "inputs": inputs,
-        "result": result,
+        "inputs": clean(inputs),
+        "result": clean(result),
         "nodes_executed": len(events),
         "nodes_failed": sum(1 for e in events if e.status != "success"),
         "llm_summary": {"total_calls": len(calls), **totals},
         "nodes": nodes,
     }
-    interned: dict[str, Any] = table.intern(doc)
-    return interned
+    return doc

@@ -119,14 +119,20 @@ class InstrumentedNode:
         self.touches_store = touches_store
 
     def execute(self, store: dict[str, Any], event: NodeEvent | None = None) -> dict[str, Any]:
-        scope = None if self.touches_store else (self.spec.id,)
+        node_id = self.spec.id
+        scope = None if self.touches_store else (node_id,)
+        # The usual case: a node that only fills its own, new namespace adds its outputs'
+        # keys and changes nothing else, so there is no value to fingerprint.
+        fresh = scope is not None and node_id not in store
         tracing = self.recorder.tracing
-        with observe_node(self.recorder, self.spec.id, self.spec.type) as ev:
-            before = safe_snapshot(store, scope) if tracing else None
+        with observe_node(self.recorder, node_id, self.spec.type) as ev:
+            before = safe_snapshot(store, scope) if tracing and not fresh else None
             try:
                 return self.inner.execute(store, ev)
             finally:
-                if before is not None:
+                if tracing and fresh:
+                    ev.store_diff = added_namespace(store, node_id)
+                elif before is not None:
                     after = safe_snapshot(store, scope)
                     if after is not None:
                         ev.store_diff = diff(before, after)
@@ -207,6 +213,15 @@ def _fingerprint(value: Any) -> str:
 def _type_and_id(value: Any) -> str:
     """Stands in for objects JSON cannot hold (their repr may be costly or may raise)."""
     return f"<{type(value).__name__} at {id(value):#x}>"
+
+
+def added_namespace(store: dict[str, Any], node_id: str) -> dict[str, list[str]]:
+    value = store.get(node_id)
+    if isinstance(value, dict) and value:
+        added = sorted(f"{node_id}.{key}" for key in value)
+    else:
+        added = [node_id] if node_id in store else []
+    return {"added": added, "removed": [], "changed": []}
 
 
 def diff(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str]]:
