@@ -257,6 +257,7 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, args.rounds, args.calls)))
         return
     results: dict[str, Any] = {}
+    load = os.getloadavg()[0]
     for variant in VARIANTS:
         if not _available(variant):
             results[variant] = "not installed"
@@ -273,6 +274,8 @@ def main() -> None:
     prices = price_lookups()
     prices.update(wrapper_cost())
     body = _render(results, prices, args.rounds, args.calls)
+    body += (f"\n\nLoad average when the run started: {load:.1f} on "
+             f"{os.cpu_count()} cores (other work on the machine shows up as noise above).")
     print(body)
     if not args.no_write:
         from _report import git_rev, write_section

@@ -28,7 +28,7 @@ SPANWISE = str(Path(sys.executable).parent / "spanwise")
 
 
 def main() -> None:
-    from spanwise.workflow._trace_file import resolve_strings
+    from spanwise.workflow._trace_file import layout, resolve_strings
 
     words = [
         "context",
@@ -77,7 +77,7 @@ def main() -> None:
     calls = sum(len(n["llm_calls"]) for n in raw["nodes"])
     assert calls == CALLS, calls
     naive = resolve_strings({k: v for k, v in raw.items() if k != "strings"}, raw["strings"])
-    naive_text = json.dumps(naive, indent=1, ensure_ascii=False) + "\n"
+    naive_text = layout(naive) + "\n"
     size, naive_size = len(raw_text.encode()), len(naive_text.encode())
     ratio = size / naive_size
     verdict = "under" if ratio < 0.25 else "over"

@@ -275,12 +275,17 @@ and {per_node["--trace"]:.0f} µs with `--trace` (wrappers, spans, store rows, t
 setup and teardown included.
 
 The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's 401 spans to the
-SQLite store. What the flags add to the whole command is mostly paid once per process, not per
-node: loading genai-prices' price tables (to price a call, or to know that a model has none)
-costs {price_s * 1000:,.0f} ms of CPU in a fresh process that has already loaded `llm` (median
-of 5), and `--trace` opens the SQLite store; on this workflow's ~2.5 s command that alone is
-several percent, on a workflow that waits seconds for real model calls it is noise. The
-run-alone rows are the per-run cost of the wrappers, spans, collector and trace file.
+SQLite store.
+
+Reading: per run, `--output-format json` costs about what the targets ask (see "run alone");
+`--trace` costs a few percent more than its 3% on nodes this small (about 2 ms each), because
+every node becomes a stored span plus a redacted trace-file entry (the "instrumentation
+alone" figure). The whole command pays more, once per process and not per node: loading
+genai-prices' price tables (needed to price a call, or to know that a model has none) costs
+{price_s * 1000:,.0f} ms of CPU in a fresh process that has already loaded `llm` (median of 5;
+most of it is `import genai_prices`, whose `update_prices` module brings an HTTP client), the
+pipeline imports its extension modules, and `--trace` opens the SQLite store. On this
+~2.7 s command that is the +10–20%; next to real model calls that take seconds it is noise.
 """
     print(body)
     write_section("workflow-overhead", "Workflow runner: cost of metrics and tracing", body)

@@ -7,57 +7,29 @@ and never a guessed default. ``genai_prices`` is imported on first use, off the 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from spanwise._llm_record import LlmCall
 
-# genai-prices is imported on first need, by one thread at a time, and never across a
-# fork(): a child forked while another thread was half-way through the import would
-# find the module lock held forever. fork() waits for an import in progress.
-_IMPORT_GUARD = threading.Lock()
+# genai-prices is imported by ``configure()`` in the thread that calls it, before the
+# writer starts: an import running on a background thread could be seen half-done by the
+# program's own imports, be cut in two by fork(), or be refused at interpreter exit.
 _READY = False
+
+
+def load_price_tables() -> None:
+    """Import the price tables now (about 0.1–0.3 s, once per process)."""
+    _import_prices()
 
 
 def _import_prices() -> Any:
     global _READY
-    if not _READY:
-        with _IMPORT_GUARD:
-            import genai_prices
-
-            _READY = True
     import genai_prices
 
+    _READY = True
     return genai_prices
-
-
-# Before-fork hooks run newest first. logging's hook takes its module lock, which the
-# import needs; importing logging first makes ours run before it, so fork() waits for the
-# import with no lock held (the other order deadlocks).
-import logging  # noqa: E402, F401
-
-
-def _guard_before_fork() -> None:
-    _IMPORT_GUARD.acquire()
-
-
-def _guard_after_fork_in_parent() -> None:
-    if _IMPORT_GUARD.locked():
-        _IMPORT_GUARD.release()
-
-
-def _guard_after_fork_in_child() -> None:
-    global _IMPORT_GUARD
-    _IMPORT_GUARD = threading.Lock()
-
-
-os.register_at_fork(
-    before=_guard_before_fork,
-    after_in_parent=_guard_after_fork_in_parent,
-    after_in_child=_guard_after_fork_in_child,
-)
 
 # Prefixes users and gateways put in front of model names ("anthropic/claude-sonnet-4-0").
 _PROVIDER_ALIASES = {

@@ -94,6 +94,8 @@ def configure(
         from spanwise._summary import Aggregator
 
         STATE.pricer = Pricer(settings.price_overrides)
+        if settings.mode != "off":
+            _load_price_tables()
         STATE.aggregator = Aggregator(STATE.pricer)
         if settings.mode == "metrics":
             RT.emit = STATE.aggregator.add
@@ -106,6 +108,15 @@ def configure(
                 atexit.register(_at_exit)
                 STATE.atexit_registered = True
         return settings
+
+
+def _load_price_tables() -> None:
+    from spanwise._pricing import load_price_tables
+
+    try:
+        load_price_tables()
+    except Exception as exc:  # noqa: BLE001 - without tables every call is unpriced, not fatal
+        _internal.report("configure.price_tables", exc)
 
 
 def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:
@@ -143,11 +154,6 @@ def _build_pipeline(
     batch_size: int | None,
     flush_interval: float | None,
 ) -> Any:
-    # The price tables are imported by the writer on the first LLM call, which in a
-    # short program is its final flush, during interpreter shutdown. Their import chain
-    # includes these two modules, which refuse to be imported once threads shut down.
-    import concurrent.futures.process
-    import concurrent.futures.thread  # noqa: F401
     import importlib
 
     from spanwise import _pipeline

@@ -83,34 +83,35 @@ def decode_protobuf(body: bytes, keep_content: bool = True) -> Decoded:
     except (DecodeError, RecursionError, ValueError) as exc:
         raise PayloadError(f"not an OTLP ExportTraceServiceRequest: {exc}") from None
     builder = Builder(keep_content)
+    add = builder.add
+    from_bytes = int.from_bytes
     for rs in request.resource_spans:
         resource = Resource(_pb_attributes(rs.resource.attributes))
         for ss in rs.scope_spans:
             for s in ss.spans:
-                builder.add(
+                trace_id, span_id, parent = s.trace_id, s.span_id, s.parent_span_id
+                status = s.status
+                add(
                     resource,
-                    int.from_bytes(s.trace_id, "big") if len(s.trace_id) == 16 else None,
-                    int.from_bytes(s.span_id, "big") if len(s.span_id) == 8 else None,
-                    _pb_parent(s.parent_span_id),
+                    from_bytes(trace_id, "big") if len(trace_id) == 16 else None,
+                    from_bytes(span_id, "big") if len(span_id) == 8 else None,
+                    (from_bytes(parent, "big") if len(parent) == 8 else None) if parent else 0,
                     s.name,
                     s.start_time_unix_nano,
                     s.end_time_unix_nano,
                     _pb_attributes(s.attributes),
-                    [
-                        (clean_text(e.name[:MAX_NAME_CHARS]), e.time_unix_nano,
-                         _pb_attributes(e.attributes))
-                        for e in s.events[:MAX_EVENTS]
-                    ],
-                    s.status.code,
-                    s.status.message,
+                    _pb_events(s.events) if s.events else [],
+                    status.code,
+                    status.message,
                 )
     return builder.out
 
 
-def _pb_parent(raw: bytes) -> int | None:
-    if not raw:
-        return 0
-    return int.from_bytes(raw, "big") if len(raw) == 8 else None
+def _pb_events(events: Any) -> list[tuple[str, int, dict[str, Any]]]:
+    return [
+        (clean_text(e.name[:MAX_NAME_CHARS]), e.time_unix_nano, _pb_attributes(e.attributes))
+        for e in events[:MAX_EVENTS]
+    ]
 
 
 def decode(body: bytes, content_type: str, keep_content: bool = True) -> Decoded:
