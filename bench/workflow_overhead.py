@@ -285,7 +285,7 @@ genai-prices' price tables (needed to price a call, or to know that a model has 
 {price_s * 1000:,.0f} ms of CPU in a fresh process that has already loaded `llm` (median of 5;
 most of it is `import genai_prices`, whose `update_prices` module brings an HTTP client), the
 pipeline imports its extension modules, and `--trace` opens the SQLite store. On this
-~2.7 s command that is the +10–20%; next to real model calls that take seconds it is noise.
+few-second command that is the +10–20%; next to real model calls that take seconds it is noise.
 """
     print(body)
     write_section("workflow-overhead", "Workflow runner: cost of metrics and tracing", body)

@@ -140,8 +140,8 @@ def _execute_observed(job: Job, options: Any) -> tuple[Outcome, dict[str, Any] |
     obs = Observation(options, warn)
     workflow = job.workflow
     if request is not None or "llm" in sys.modules or any(n.type == "llm" for n in workflow.nodes):
-        # Before spanwise starts: its writer thread then loads the price tables while
-        # llm's (shared, heavy) imports are already done, instead of competing with them.
+        # Patched before spanwise starts (harmless while off: the wrappers pass through);
+        # if starting fails, release_llm() below restores the library.
         obs.instrument_llm()
     try:
         obs.start()

@@ -24,6 +24,7 @@ from spanwise._llm_api import (
 )
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
+from spanwise.integrations._common import nested_calls_hidden
 
 _ACTIVE = "_spanwise_recording"  # set on a response while one of our wrappers times it
 
@@ -110,7 +111,14 @@ def _wrap_sync_stream(original: Callable[[Any], Iterator[Any]]) -> Any:
         first: int | None = None
         error: BaseException | None = None
         try:
-            for chunk in original(self):
+            chunks = iter(original(self))
+            while True:
+                # The plugin's own SDK call (e.g. openai) is this call: record it once.
+                with nested_calls_hidden():
+                    try:
+                        chunk = next(chunks)
+                    except StopIteration:
+                        break
                 if first is None:
                     first = RT.now_ns()
                 yield chunk
@@ -139,7 +147,13 @@ def _wrap_async_stream(original: Callable[[Any], AsyncIterator[Any]]) -> Any:
         first: int | None = None
         error: BaseException | None = None
         try:
-            async for item in original(self):
+            items = original(self).__aiter__()
+            while True:
+                with nested_calls_hidden():
+                    try:
+                        item = await items.__anext__()
+                    except StopAsyncIteration:
+                        break
                 if first is None:
                     first = RT.now_ns()
                 yield item
@@ -168,7 +182,8 @@ def _wrap_async_next(original: Callable[[Any], Any]) -> Any:
                 return await original(self)
             timing = self._spanwise_timing = [RT.now_ns(), None]
         try:
-            chunk = await original(self)
+            with nested_calls_hidden():
+                chunk = await original(self)
         except StopAsyncIteration:
             del self._spanwise_timing
             _record(self, timing[0], timing[1], None)
