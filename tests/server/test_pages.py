@@ -300,10 +300,11 @@ def test_health_shows_counts_drops_and_queue(client: TestClient) -> None:
     health = client.get("/api/health").json()
     assert health["counts"]["traces"] == 3 and health["counts"]["spans"] == 9
     assert health["dialect"] == "sqlite" and health["store_bytes"] > 0
-    assert health["ingest"]["queued_spans"] == 0
+    assert health["ingest"]["queued_requests"] == 0
     assert set(health["programs"]) >= {"queue_full", "shutdown", "write_error"}
     page = text(client.get("/health").text)
-    assert "Queue 0 / 200,000 spans" in page and "queue_full 0" in page and "traces 3" in page
+    assert "Queue 0 requests, 0 B of 128.0 MB" in page
+    assert "queue_full 0" in page and "traces 3" in page
 
 
 def test_empty_store_pages(empty_client: TestClient) -> None:

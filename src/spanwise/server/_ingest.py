@@ -13,7 +13,6 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from spanwise.server._otlp_body import (
@@ -88,23 +87,21 @@ async def ingest_traces(request: Request) -> Response:
         return status_response(exc.status, exc.message, content_type)
     if not body:
         return success_response(content_type)
+    keep = state.config.keep_content
+    future = writer.submit(lambda: decode(body, kind, keep), len(body))
+    if future is None:
+        writer.count_rejected("queue_full")
+        return status_response(503, "the server is at capacity; retry later", content_type,
+                               {"Retry-After": "1"})
     try:
-        decoded = await run_in_threadpool(decode, body, kind, state.config.keep_content)
+        decoded = await asyncio.wait_for(asyncio.wrap_future(future), WRITE_TIMEOUT_S)
     except PayloadError as exc:
         writer.count_rejected("malformed")
         return status_response(400, str(exc)[:500], content_type)
+    except Exception as exc:  # noqa: BLE001 - any store failure is a retryable 503
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return status_response(503, f"could not store the spans: {message}"[:500],
+                               content_type, {"Retry-After": "5"})
     if decoded.rejected:
         writer.count_rejected("invalid_span", decoded.rejected)
-    if decoded.items:
-        future = writer.submit(decoded.items)
-        if future is None:
-            writer.count_rejected("queue_full", len(decoded.items))
-            return status_response(503, "the server is at capacity; retry later", content_type,
-                                   {"Retry-After": "1"})
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(future), WRITE_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 - any store failure is a retryable 503
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return status_response(503, f"could not store the spans: {message}"[:500],
-                                   content_type, {"Retry-After": "5"})
     return success_response(content_type, decoded.rejected, decoded.message)

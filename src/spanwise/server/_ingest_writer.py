@@ -1,9 +1,11 @@
 """The server's store writer for ingested spans.
 
-Requests hand their decoded spans to one writer thread and wait: the writer prices the
-LLM calls (as the local pipeline does), merges whatever requests are waiting into one
+Requests hand their bodies to one writer thread and wait. The writer decodes them, prices
+the LLM calls (as the local pipeline does), merges whatever requests are waiting into one
 transaction (group commit) and resolves each request's future once its spans are
-committed, so a 200 means "stored". The queue is bounded in spans; when it is full the
+committed, so a 200 means "stored". Decoding happens on this thread too: CPU-bound
+decoding on other threads would hold the GIL each time the writer comes back from
+SQLite, which halves its throughput. The queue is bounded in bytes; when it is full the
 request is refused (503 + Retry-After) and counted, never silently dropped. When a
 merged transaction fails, each request is retried alone so one bad payload cannot sink
 its neighbours.
@@ -18,14 +20,16 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from spanwise import _internal
+from spanwise.server._otlp_spans import Decoded
 from spanwise.store._database import Database
 from spanwise.store._span_rows import SpanRows
 
-DEFAULT_CAPACITY_SPANS = 200_000
+DEFAULT_CAPACITY_BYTES = 128 * 1024 * 1024
 MAX_SPANS_PER_TRANSACTION = 20_000
 DEDUPE_CHUNK = 500
 
 Item = tuple[str | None, int, Any]
+Job = tuple[Callable[[], Decoded], int, "Future[Decoded]"]
 
 
 class IngestWriter:
@@ -34,15 +38,15 @@ class IngestWriter:
         open_db: Callable[[], Database],
         price: Callable[[Any], Any],
         *,
-        capacity_spans: int = DEFAULT_CAPACITY_SPANS,
+        capacity_bytes: int = DEFAULT_CAPACITY_BYTES,
     ) -> None:
         self._open_db = open_db
         self._db: Database | None = None
         self._price = price
-        self.capacity_spans = capacity_spans
+        self.capacity_bytes = capacity_bytes
         self._cond = threading.Condition()
-        self._pending: collections.deque[tuple[list[Item], Future[int]]] = collections.deque()
-        self._pending_spans = 0
+        self._pending: collections.deque[Job] = collections.deque()
+        self._pending_bytes = 0
         self._stopping = False
         self.counters = {
             "requests": 0,
@@ -57,20 +61,26 @@ class IngestWriter:
         self._thread.start()
 
     # -- request side --------------------------------------------------------------------------
-    def submit(self, items: list[Item]) -> Future[int] | None:
-        """Queue spans for writing; None when the queue is full (the caller answers 503)."""
-        future: Future[int] = Future()
+    def submit(self, load: Callable[[], Decoded], size: int) -> Future[Decoded] | None:
+        """Queue a request: ``load`` decodes it on the writer thread (raising PayloadError
+        for a bad payload), ``size`` is its body size. The future resolves to the decoded
+        request once its spans are committed. None when the queue is full (answer 503)."""
+        future: Future[Decoded] = Future()
         with self._cond:
             if self._stopping:
                 return None
-            if self._pending_spans and self._pending_spans + len(items) > self.capacity_spans:
+            if self._pending_bytes and self._pending_bytes + size > self.capacity_bytes:
                 return None
-            self._pending.append((items, future))
-            self._pending_spans += len(items)
+            self._pending.append((load, size, future))
+            self._pending_bytes += size
             self.counters["requests"] += 1
-            self.counters["spans_accepted"] += len(items)
             self._cond.notify()
         return future
+
+    def submit_items(self, items: list[Item]) -> Future[Decoded] | None:
+        """Queue spans decoded elsewhere."""
+        decoded = Decoded(items=items)
+        return self.submit(lambda: decoded, 256 * len(items))
 
     def count_rejected(self, reason: str, spans: int = 0) -> None:
         with self._cond:
@@ -81,9 +91,9 @@ class IngestWriter:
     def stats(self) -> dict[str, Any]:
         with self._cond:
             return {
-                "queued_spans": self._pending_spans,
+                "queued_bytes": self._pending_bytes,
                 "queued_requests": len(self._pending),
-                "capacity_spans": self.capacity_spans,
+                "capacity_bytes": self.capacity_bytes,
                 **self.counters,
                 "rejected": dict(self.rejected),
             }
@@ -96,50 +106,64 @@ class IngestWriter:
                     self._cond.wait()
                 if not self._pending and self._stopping:
                     return
-                batch = self._take()
+                jobs = list(self._pending)
+                self._pending.clear()
+                self._pending_bytes = 0
             try:
-                self._write_batch(batch)
+                self._process(jobs)
             except Exception as exc:  # noqa: BLE001 - the writer thread must survive anything
                 _internal.report("ingest.writer", exc)
-                for _, future in batch:
+                for _, _, future in jobs:
                     _settle(future, error=exc)
 
-    def _take(self) -> list[tuple[list[Item], Future[int]]]:
-        batch: list[tuple[list[Item], Future[int]]] = []
-        spans = 0
-        while self._pending and (not batch or spans + len(self._pending[0][0])
-                                 <= MAX_SPANS_PER_TRANSACTION):
-            items, future = self._pending.popleft()
-            batch.append((items, future))
-            spans += len(items)
-            self._pending_spans -= len(items)
-        return batch
-
-    def _write_batch(self, batch: list[tuple[list[Item], Future[int]]]) -> None:
-        for items, _ in batch:
-            for _, _, span in items:
+    def _process(self, jobs: list[Job]) -> None:
+        """Decode and price each request, then write them in transactions of up to
+        MAX_SPANS_PER_TRANSACTION spans."""
+        ready: list[tuple[Decoded, Future[Decoded]]] = []
+        for load, _, future in jobs:
+            try:
+                decoded = load()
+            except Exception as exc:  # noqa: BLE001 - PayloadError: the caller answers 400
+                _settle(future, error=exc)
+                continue
+            for _, _, span in decoded.items:
                 try:
                     self._price(span)
                 except Exception as exc:  # noqa: BLE001 - an unpriceable call stays unpriced
                     _internal.report("ingest.price", exc)
+            with self._cond:
+                self.counters["spans_accepted"] += len(decoded.items)
+            ready.append((decoded, future))
+        batch: list[tuple[Decoded, Future[Decoded]]] = []
+        spans = 0
+        for decoded, future in ready:
+            if batch and spans + len(decoded.items) > MAX_SPANS_PER_TRANSACTION:
+                self._write_batch(batch)
+                batch, spans = [], 0
+            batch.append((decoded, future))
+            spans += len(decoded.items)
+        if batch:
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[tuple[Decoded, Future[Decoded]]]) -> None:
         try:
-            self._write([item for items, _ in batch for item in items])
+            self._write([item for decoded, _ in batch for item in decoded.items])
         except Exception as exc:  # noqa: BLE001 - retried per request below
             if len(batch) == 1:
                 self._fail(batch[0][1], exc)
                 return
-            for items, future in batch:
+            for decoded, future in batch:
                 try:
-                    self._write(items)
+                    self._write(decoded.items)
                 except Exception as exc_one:  # noqa: BLE001
                     self._fail(future, exc_one)
                 else:
-                    _settle(future, len(items))
+                    _settle(future, decoded)
             return
-        for items, future in batch:
-            _settle(future, len(items))
+        for decoded, future in batch:
+            _settle(future, decoded)
 
-    def _fail(self, future: Future[int], exc: BaseException) -> None:
+    def _fail(self, future: Future[Decoded], exc: BaseException) -> None:
         with self._cond:
             self.counters["write_errors"] += 1
         _settle(future, error=exc)
@@ -172,15 +196,15 @@ class IngestWriter:
         deadline_missed = self._thread.is_alive()
         with self._cond:
             while self._pending:
-                _, future = self._pending.popleft()
+                _, _, future = self._pending.popleft()
                 _settle(future, error=RuntimeError("the server is shutting down"))
-            self._pending_spans = 0
+            self._pending_bytes = 0
         if self._db is not None and not deadline_missed:
             self._db.close()
             self._db = None
 
 
-def _settle(future: Future[int], value: int = 0, error: BaseException | None = None) -> None:
+def _settle(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
     """Resolve a request's future; one whose client gave up (cancelled) is left alone."""
     if future.cancelled():
         return

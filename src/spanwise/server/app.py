@@ -32,7 +32,7 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     readers: int = 4
-    queue_spans: int = 200_000
+    queue_bytes: int = 128 * 1024 * 1024
     keep_content: bool = True
 
 
@@ -88,7 +88,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     settings = resolve("off", store=config.store_url)
     writer_db = open_database(config.store_url)  # creates and migrates the store
     writer = IngestWriter(lambda: writer_db, ingest_pricer(settings.price_overrides),
-                          capacity_spans=config.queue_spans)
+                          capacity_bytes=config.queue_bytes)
     static = load_static()
     state = ServerState(
         config=config, writer=writer, pool=ReadPool(config.store_url, config.readers),

@@ -63,3 +63,25 @@ def dumps_attributes(attributes: dict[str, Any] | None) -> str | None:
         except (ValueError, TypeError, RecursionError):
             pass
     return dumps(attributes)
+
+
+_CACHE: dict[tuple[Any, ...], str | None] = {}
+_CACHE_MAX = 4096
+
+
+def cached_attributes_json(attributes: dict[str, Any] | None) -> str | None:
+    """``dumps_attributes`` with a small cache: spans of one kind tend to repeat the same
+    attributes, and hashing them is several times cheaper than encoding them."""
+    if not attributes:
+        return None
+    try:
+        key = tuple(attributes.items())
+        found = _CACHE.get(key)
+    except TypeError:  # an unhashable value (list, dict): encode every time
+        return dumps_attributes(attributes)
+    if found is None:
+        found = dumps_attributes(attributes)
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[key] = found
+    return found

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from spanwise.store._blobs import BlobBatch
-from spanwise.store._json import dumps, dumps_attributes
+from spanwise.store._json import cached_attributes_json, dumps
 
 SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status, "
@@ -69,9 +69,9 @@ class SpanRows:
         append = rows.append
         pid = self.pid
         traces = self.traces
-        attrs_json = dumps_attributes
+        attrs_json = cached_attributes_json
         for s in spans:
-            trace_hex = f"{s.trace_id or 1:032x}"
+            tid = s.trace_id
             span_hex = f"{s.span_id or 1:016x}"
             parent = s.parent_id
             start, end = s.start_ns, s.end_ns
@@ -81,6 +81,25 @@ class SpanRows:
             else:
                 status, error_type, error_message = x.status, x.error_type, x.error_message
                 events = _events_json(x.events)
+            t = traces.get(tid)
+            if t is None:
+                # name, start, end, span_count, error_count, llm, in, out, cost, unpriced,
+                # has_root, trace hex
+                trace_hex = f"{tid or 1:032x}"
+                t = traces[tid] = [s.name, start, end, 0, 0, 0, 0, 0, 0.0, 0, 0, trace_hex]
+                if not parent:
+                    t[10] = 1
+            else:
+                trace_hex = t[11]
+                if not parent and not t[10]:
+                    t[0], t[10] = s.name, 1
+                elif not t[10] and start < t[1]:
+                    t[0] = s.name
+                if start < t[1]:
+                    t[1] = start
+                if end > t[2]:
+                    t[2] = end
+            t[3] += 1
             append(
                 (
                     trace_hex,
@@ -99,32 +118,6 @@ class SpanRows:
                     pid,
                 )
             )
-            t = traces.get(trace_hex)
-            if t is None:
-                # name, start, end, span_count, error_count, llm, in, out, cost, unpriced, has_root
-                t = traces[trace_hex] = [
-                    s.name,
-                    start,
-                    end,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0.0,
-                    0,
-                    0 if parent else 1,
-                ]
-            else:
-                if not parent and not t[10]:
-                    t[0], t[10] = s.name, 1
-                elif not t[10] and start < t[1]:
-                    t[0] = s.name
-                if start < t[1]:
-                    t[1] = start
-                if end > t[2]:
-                    t[2] = end
-            t[3] += 1
             if x is not None:
                 if status == "error":
                     t[4] += 1
@@ -187,7 +180,7 @@ class SpanRows:
                 sql,
                 [
                     (
-                        trace_hex,
+                        t[11],
                         t[0],
                         session,
                         t[1],
@@ -203,6 +196,6 @@ class SpanRows:
                         t[10],
                     )
                     # Sorted: concurrent writers lock rows in one order (no deadlock).
-                    for trace_hex, t in sorted(self.traces.items())
+                    for _, t in sorted(self.traces.items())
                 ],
             )
