@@ -179,8 +179,9 @@ def main() -> None:
 post pre-encoded OTLP/protobuf bodies of {BATCH} unique spans (10-span traces, two GenAI
 chat calls each, priced on ingest) for about {args.seconds:.0f} s after a warm-up. A 200 is
 sent only after the spans are committed, so the rate counts stored spans. Target ≥ 20,000
-spans/s. Client and server share the machine's {os.cpu_count()} cores (load average
-{os.getloadavg()[0]:.1f} at the end: the machine was shared with other work).
+spans/s. Client, server and PostgreSQL share the machine's {os.cpu_count()} cores (1-minute
+load average {os.getloadavg()[0]:.1f} at the end, this benchmark's own processes included;
+other work on the machine moves these figures by ±25 %).
 
 | store | sustained | spans | stored / sent | non-200 | group commit |
 | --- | ---: | ---: | ---: | ---: | --- |

@@ -135,7 +135,7 @@ written through the store's own row writer; store size {sizes}. Server time is t
 `Server-Timing` (request in → page rendered), in-process, median and slowest of 15 after
 2 warm-ups, and the very first request of a fresh server (cold caches; for cost, the build of
 the hourly rollup the later requests only top up); PostgreSQL 15 on the same machine, default
-settings. The machine was shared with other work while this ran (load average
+settings. The machine was shared with other work while this ran (1-minute load average
 {os.getloadavg()[0]:.1f} at the end).
 
 {table(results)}
