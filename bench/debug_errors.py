@@ -95,7 +95,7 @@ Target ≤ 5 ms for the capture: {"met" if statistics.median(full) <= 5 else "no
 (the p95 and max include the writer thread and other processes taking turns on 2 cores).
 
 Each error file written was {size_kib:.1f} KiB ({len(files)} files written, pipeline
-dropped {status['dropped'] if status else '-'}). The first capture in a process also pays for
+dropped {status["dropped"] if status else "-"}). The first capture in a process also pays for
 loading the capture modules (not included: the runs above are warm).
 """
     write_section("debug-errors", "Debugging toolkit: error reports", body)

@@ -129,31 +129,43 @@ print(json.dumps(results))
 def run(mode: str, clock: str) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(CHILD), mode, str(ROUNDS), str(N), clock],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def table(off: dict, trace: dict) -> str:
     rows = []
-    for loop, label in (("with", "`with lock: pass`"),
-                        ("acquire_release", "`lock.acquire(); lock.release()`")):
-        for kind, raw_key, sw_key in (("Lock", "raw", "spanwise"),
-                                      ("RLock", "raw_rlock", "spanwise_rlock")):
+    for loop, label in (
+        ("with", "`with lock: pass`"),
+        ("acquire_release", "`lock.acquire(); lock.release()`"),
+    ):
+        for kind, raw_key, sw_key in (
+            ("Lock", "raw", "spanwise"),
+            ("RLock", "raw_rlock", "spanwise_rlock"),
+        ):
             raw_off, sw_off = off[loop][raw_key], off[loop][sw_key]
             raw_tr, sw_tr = trace[loop][raw_key], trace[loop][sw_key]
             rows.append(
                 f"| {kind} | {label} | {raw_off:.0f} ns | {sw_off:.0f} ns | "
                 f"**{sw_off / raw_off:.2f}×** | {sw_tr:.0f} ns | **{sw_tr - raw_tr:+.0f} ns** |"
             )
-    for loop, label in (("with", "`with lock: pass`"),
-                        ("acquire_release", "`lock.acquire(); lock.release()`")):
+    for loop, label in (
+        ("with", "`with lock: pass`"),
+        ("acquire_release", "`lock.acquire(); lock.release()`"),
+    ):
         raw_tr, ref = trace[loop]["raw"], trace[loop]["minimal"]
-        rows.append(f"| reference: minimal Python wrapper | {label} | {raw_tr:.0f} ns | – | – | "
-                    f"{ref:.0f} ns | {ref - raw_tr:+.0f} ns |")
-    head = ("| lock | usage | raw lock | spanwise, off | off ratio (target ≤ 1.2×) | "
-            "spanwise, trace | added in trace (target ≤ 1 µs) |\n"
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+        rows.append(
+            f"| reference: minimal Python wrapper | {label} | {raw_tr:.0f} ns | – | – | "
+            f"{ref:.0f} ns | {ref - raw_tr:+.0f} ns |"
+        )
+    head = (
+        "| lock | usage | raw lock | spanwise, off | off ratio (target ≤ 1.2×) | "
+        "spanwise, trace | added in trace (target ≤ 1 µs) |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
+    )
     return head + "\n".join(rows)
 
 
@@ -182,7 +194,7 @@ def main() -> None:
 Command: `.venv/bin/python bench/debug_locks.py` (commit {git_rev()}). Uncontended, one thread;
 each figure is the median of {ROUNDS} interleaved rounds of {N:,} acquire/release pairs, per
 iteration, including the loop itself (an empty loop costs
-{cpu_off['with']['empty_loop']:.0f} ns). Off and trace mode run in separate fresh processes;
+{cpu_off["with"]["empty_loop"]:.0f} ns). Off and trace mode run in separate fresh processes;
 in trace mode the writer thread runs with an exporter that turns every record into its
 lock events and then discards them (no I/O).
 
@@ -198,10 +210,10 @@ and whatever else the machine was doing):
 
 {verdict(cpu_off, cpu_trace)}
 
-In the trace-mode CPU run every acquisition was recorded: {cpu_trace['released_events']:,}
-released events for {cpu_trace['acquisitions']:,} acquisitions of the two spanwise locks,
-carried by {pipe['exported']:,} pipeline records (pending acquisitions travel in batches),
-dropped {pipe['dropped']}.
+In the trace-mode CPU run every acquisition was recorded: {cpu_trace["released_events"]:,}
+released events for {cpu_trace["acquisitions"]:,} acquisitions of the two spanwise locks,
+carried by {pipe["exported"]:,} pipeline records (pending acquisitions travel in batches),
+dropped {pipe["dropped"]}.
 """
     write_section("debug-locks", "Debugging toolkit: instrumented locks", body)
     print(body)

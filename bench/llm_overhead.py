@@ -28,12 +28,23 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 CANNED = {
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000,
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1_700_000_000,
     "model": "gpt-4o-2024-08-06",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello, world!"},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
-              "prompt_tokens_details": {"cached_tokens": 1024}},
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello, world!"},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "total_tokens": 1500,
+        "prompt_tokens_details": {"cached_tokens": 1024},
+    },
 }
 VARIANTS = ("spanwise", "openinference", "logfire", "langfuse")
 
@@ -48,7 +59,9 @@ def _clients(server_url: str) -> dict[str, Any]:
         return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
     memory = openai.OpenAI(
-        api_key="sk-bench", base_url="http://bench.invalid/v1", max_retries=0,
+        api_key="sk-bench",
+        base_url="http://bench.invalid/v1",
+        max_retries=0,
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
     )
     server = openai.OpenAI(api_key="sk-bench", base_url=server_url + "/v1", max_retries=0)
@@ -72,8 +85,11 @@ def _toggles(variant: str) -> tuple[Callable[[], None], Callable[[], None], Call
 
         spanwise.configure("trace", home=tempfile.mkdtemp(prefix="spanwise-bench-"))
         handle: list[Any] = []
-        return (lambda: handle.append(spanwise.instrument("openai")),
-                lambda: handle.pop().undo(), spanwise.flush)
+        return (
+            lambda: handle.append(spanwise.instrument("openai")),
+            lambda: handle.pop().undo(),
+            spanwise.flush,
+        )
     if variant == "openinference":
         from openinference.instrumentation.openai import OpenAIInstrumentor
         from opentelemetry.sdk.trace import TracerProvider
@@ -90,8 +106,11 @@ def _toggles(variant: str) -> tuple[Callable[[], None], Callable[[], None], Call
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(Null()))
         inst = OpenAIInstrumentor()
-        return (lambda: inst.instrument(tracer_provider=provider), inst.uninstrument,
-                provider.force_flush)
+        return (
+            lambda: inst.instrument(tracer_provider=provider),
+            inst.uninstrument,
+            provider.force_flush,
+        )
     if variant == "logfire":
         import logfire
 
@@ -144,8 +163,13 @@ def run_variant(variant: str, rounds: int, calls: int) -> dict[str, Any]:
 def _run_langfuse(clients: dict[str, Any], rounds: int, calls: int) -> dict[str, Any]:
     # langfuse.openai patches the openai module when imported and cannot be switched off:
     # plain rounds first, then instrumented rounds. Its exporter targets a closed port.
-    os.environ.update({"LANGFUSE_PUBLIC_KEY": "pk-lf-bench", "LANGFUSE_SECRET_KEY": "sk-lf-bench",
-                       "LANGFUSE_HOST": "http://127.0.0.1:9"})
+    os.environ.update(
+        {
+            "LANGFUSE_PUBLIC_KEY": "pk-lf-bench",
+            "LANGFUSE_SECRET_KEY": "sk-lf-bench",
+            "LANGFUSE_HOST": "http://127.0.0.1:9",
+        }
+    )
     plain = {name: [_block(c, calls) for _ in range(rounds)] for name, c in clients.items()}
     from langfuse.openai import openai as lf_openai  # noqa: F401 - the import instruments
 
@@ -157,9 +181,7 @@ def _run_langfuse(clients: dict[str, Any], rounds: int, calls: int) -> dict[str,
     return results
 
 
-def _summary(
-    plain: list[tuple[float, float]], inst: list[tuple[float, float]]
-) -> dict[str, float]:
+def _summary(plain: list[tuple[float, float]], inst: list[tuple[float, float]]) -> dict[str, float]:
     pairs = list(zip(inst, plain, strict=True))
     return {
         "plain_us": statistics.median(p[0] for p in plain),
@@ -211,8 +233,14 @@ def price_lookups(n: int = 20_000) -> dict[str, float]:
     pricer = Pricer()
     calls = [
         LlmCall("openai", "gpt-4o", input_tokens=1200, output_tokens=300, cache_read_tokens=1024),
-        LlmCall("anthropic", "claude-haiku-4-5", input_tokens=2600, output_tokens=250,
-                cache_read_tokens=2000, cache_write_tokens=500),
+        LlmCall(
+            "anthropic",
+            "claude-haiku-4-5",
+            input_tokens=2600,
+            output_tokens=250,
+            cache_read_tokens=2000,
+            cache_write_tokens=500,
+        ),
     ]
     for call in calls:
         pricer.price(call)  # the first lookup of each model
@@ -234,8 +262,12 @@ def price_lookups(n: int = 20_000) -> dict[str, float]:
 
 
 def _available(variant: str) -> bool:
-    module = {"openinference": "openinference.instrumentation.openai", "logfire": "logfire",
-              "langfuse": "langfuse.openai", "spanwise": "spanwise"}[variant]
+    module = {
+        "openinference": "openinference.instrumentation.openai",
+        "logfire": "logfire",
+        "langfuse": "langfuse.openai",
+        "spanwise": "spanwise",
+    }[variant]
     import importlib.util
 
     try:
@@ -263,9 +295,19 @@ def main() -> None:
             results[variant] = "not installed"
             continue
         proc = subprocess.run(
-            [sys.executable, __file__, "--variant", variant, "--rounds", str(args.rounds),
-             "--calls", str(args.calls)],
-            capture_output=True, text=True, timeout=1800,
+            [
+                sys.executable,
+                __file__,
+                "--variant",
+                variant,
+                "--rounds",
+                str(args.rounds),
+                "--calls",
+                str(args.calls),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
         if proc.returncode != 0:
             results[variant] = "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
@@ -274,14 +316,19 @@ def main() -> None:
     prices = price_lookups()
     prices.update(wrapper_cost())
     body = _render(results, prices, args.rounds, args.calls)
-    body += (f"\n\nLoad average when the run started: {load:.1f} on "
-             f"{os.cpu_count()} cores (other work on the machine shows up as noise above).")
+    body += (
+        f"\n\nLoad average when the run started: {load:.1f} on "
+        f"{os.cpu_count()} cores (other work on the machine shows up as noise above)."
+    )
     print(body)
     if not args.no_write:
         from _report import git_rev, write_section
 
-        write_section("llm", "LLM calls: instrumentation overhead and price lookups",
-                      body.replace("{rev}", git_rev()))
+        write_section(
+            "llm",
+            "LLM calls: instrumentation overhead and price lookups",
+            body.replace("{rev}", git_rev()),
+        )
 
 
 def _render(results: dict[str, Any], prices: dict[str, float], rounds: int, calls: int) -> str:
@@ -317,7 +364,7 @@ def _render(results: dict[str, Any], prices: dict[str, float], rounds: int, call
         "Reading the table: the local server is Python's `ThreadingHTTPServer` on the same "
         "two cores, so its per-call time and its noise (hundreds of µs between rounds on a "
         "shared machine) dwarf the differences; the in-memory transport runs the same client "
-        "code without the network. \"Added CPU\" is the caller thread's own CPU time "
+        'code without the network. "Added CPU" is the caller thread\'s own CPU time '
         "(`time.thread_time_ns`). In these loops calls run back to back with almost no "
         "network wait, so the work each tool does in the background (for spanwise: pricing "
         "with genai-prices and the SQLite write, below) competes with the program for the "

@@ -31,9 +31,15 @@ MODELS = [  # (provider, model, $ per M input, $ per M output); None = unpriced
     ("acme", "in-house-7b", None, None),
 ]
 SHAPE = [  # (name, kind, parent index) for the 10 spans of a trace
-    ("agent run", "workflow", None), ("plan", "node", 0), ("chat plan", "llm", 1),
-    ("search docs", "tool", 1), ("act", "node", 0), ("chat act", "llm", 4),
-    ("run shell", "tool", 4), ("reflect", "node", 0), ("parse", "internal", 7),
+    ("agent run", "workflow", None),
+    ("plan", "node", 0),
+    ("chat plan", "llm", 1),
+    ("search docs", "tool", 1),
+    ("act", "node", 0),
+    ("chat act", "llm", 4),
+    ("run shell", "tool", 4),
+    ("reflect", "node", 0),
+    ("parse", "internal", 7),
     ("save state", "internal", 0),
 ]
 BIG_TRACE_ID = 0xB16B16B16B16B16B16B16B16B16B16B1
@@ -52,8 +58,16 @@ def _call(rng: random.Random) -> LlmCall:
     return call
 
 
-def _span(name: str, kind: str, trace_id: int, span_id: int, parent: int, start: int, end: int,
-          attrs: dict[str, Any]) -> Span:
+def _span(
+    name: str,
+    kind: str,
+    trace_id: int,
+    span_id: int,
+    parent: int,
+    start: int,
+    end: int,
+    attrs: dict[str, Any],
+) -> Span:
     s = Span(name, attrs, kind)
     s.trace_id, s.span_id, s.parent_id = trace_id, span_id, parent
     s.start_ns, s.end_ns = start, end
@@ -71,13 +85,22 @@ def trace_spans(rng: random.Random, trace_id: int, start: int) -> list[Span]:
         dur = rng.randint(1, 400) * 1_000_000 if kind in ("llm", "tool") else 500_000
         s_start = start + offset
         offset += dur // 2
-        s = _span(name, kind, trace_id, span_id, ids[parent] if parent is not None else 0,
-                  s_start, s_start + dur, {"step": i, "user": f"user-{rng.randrange(500)}"})
+        s = _span(
+            name,
+            kind,
+            trace_id,
+            span_id,
+            ids[parent] if parent is not None else 0,
+            s_start,
+            s_start + dur,
+            {"step": i, "user": f"user-{rng.randrange(500)}"},
+        )
         if kind == "llm":
             set_span_fields(s, llm=_call(rng))
         if fails and name == "run shell":
-            set_span_fields(s, status="error", error_type="CalledProcessError",
-                            error_message="exit status 1")
+            set_span_fields(
+                s, status="error", error_type="CalledProcessError", error_message="exit status 1"
+            )
         spans.append(s)
     root = spans[0]
     root.end_ns = max(s.end_ns for s in spans)
@@ -94,8 +117,16 @@ def big_trace(rng: random.Random, start: int, size: int = 5_000) -> list[Span]:
         parent, next_id = next_id, next_id + 1
         for j in range(min(99, size - len(spans))):
             kind = "llm" if j % 10 == 0 else "tool"
-            child = _span(f"item {j}", kind, BIG_TRACE_ID, next_id, parent, t + j * 10**7,
-                          t + j * 10**7 + 5 * 10**6, {"j": j})
+            child = _span(
+                f"item {j}",
+                kind,
+                BIG_TRACE_ID,
+                next_id,
+                parent,
+                t + j * 10**7,
+                t + j * 10**7 + 5 * 10**6,
+                {"j": j},
+            )
             if kind == "llm":
                 set_span_fields(child, llm=_call(rng))
             spans.append(child)
@@ -117,7 +148,8 @@ def generate(url: str, traces: int = 100_000, batch: int = 2_000, seed: int = 7)
         for i in range(lo, min(lo + batch, traces)):
             trace_id = rng.getrandbits(128) | 1
             groups.setdefault(f"session-{i % 1000}", []).extend(
-                trace_spans(rng, trace_id, first + i * step))
+                trace_spans(rng, trace_id, first + i * step)
+            )
         with db.transaction() as cur:
             for session, spans in groups.items():
                 rows = SpanRows(session, 4242)

@@ -64,13 +64,17 @@ def payloads(count: int, seed: int = 3) -> list[bytes]:
                     a = s.attributes.add()
                     a.key, a.value.int_value = key, value
                 if i in (3, 7):
-                    for key, sval in (("gen_ai.operation.name", "chat"),
-                                      ("gen_ai.provider.name", "openai"),
-                                      ("gen_ai.request.model", "gpt-4o-mini")):
+                    for key, sval in (
+                        ("gen_ai.operation.name", "chat"),
+                        ("gen_ai.provider.name", "openai"),
+                        ("gen_ai.request.model", "gpt-4o-mini"),
+                    ):
                         a = s.attributes.add()
                         a.key, a.value.string_value = key, sval
-                    for key, ival in (("gen_ai.usage.input_tokens", 1200),
-                                      ("gen_ai.usage.output_tokens", 300)):
+                    for key, ival in (
+                        ("gen_ai.usage.input_tokens", 1200),
+                        ("gen_ai.usage.output_tokens", 300),
+                    ):
                         a = s.attributes.add()
                         a.key, a.value.int_value = key, ival
         out.append(req.SerializeToString())
@@ -85,8 +89,11 @@ def free_port() -> int:
 
 def serve(store: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "spanwise.cli", "serve", "--port", str(port),
-                             "--store", store], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spanwise.cli", "serve", "--port", str(port), "--store", store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -107,8 +114,9 @@ def blast(url: str, bodies: list[bytes]) -> tuple[float, int, int]:
         nonlocal errors
         with httpx.Client(base_url=url, timeout=60) as c:
             for body in mine:
-                r = c.post("/v1/traces", content=body,
-                           headers={"content-type": "application/x-protobuf"})
+                r = c.post(
+                    "/v1/traces", content=body, headers={"content-type": "application/x-protobuf"}
+                )
                 if r.status_code != 200:
                     with lock:
                         errors += 1
@@ -137,10 +145,16 @@ def run(store: str, seconds: float) -> dict[str, object]:
         proc.terminate()
         proc.wait(20)
     stored = health["counts"]["spans"]
-    return {"elapsed": elapsed, "spans": spans, "errors": errors, "rate": spans / elapsed,
-            "stored": stored, "expected": (10 + 40 + len(bodies)) * BATCH,
-            "transactions": health["ingest"]["transactions"],
-            "requests": health["ingest"]["requests"]}
+    return {
+        "elapsed": elapsed,
+        "spans": spans,
+        "errors": errors,
+        "rate": spans / elapsed,
+        "stored": stored,
+        "expected": (10 + 40 + len(bodies)) * BATCH,
+        "transactions": health["ingest"]["transactions"],
+        "requests": health["ingest"]["requests"],
+    }
 
 
 def main() -> None:
@@ -166,8 +180,11 @@ def main() -> None:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         r = results[backend]
-        print(f"{backend}: {r['rate']:,.0f} spans/s ({r['spans']:,} spans in {r['elapsed']:.1f}s, "
-              f"{r['errors']} errors, stored {r['stored']:,}/{r['expected']:,})", file=sys.stderr)
+        print(
+            f"{backend}: {r['rate']:,.0f} spans/s ({r['spans']:,} spans in {r['elapsed']:.1f}s, "
+            f"{r['errors']} errors, stored {r['stored']:,}/{r['expected']:,})",
+            file=sys.stderr,
+        )
     rows = "\n".join(
         f"| {b} | {r['rate']:,.0f} spans/s | {r['spans']:,} in {r['elapsed']:.1f} s | "
         f"{r['stored']:,} of {r['expected']:,} | {r['errors']} | "

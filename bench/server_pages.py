@@ -61,8 +61,16 @@ def measure(url: str, big: str) -> list[dict[str, Any]]:
                 assert r.status_code == 200, (path, r.status_code, r.text[:300])
                 times.append(float(r.headers["server-timing"].split("dur=")[1]))
             first, measured = times[0], times[2:]
-            results.append({"page": label, "path": path, "median": statistics.median(measured),
-                            "max": max(measured), "first": first, "bytes": len(r.content)})
+            results.append(
+                {
+                    "page": label,
+                    "path": path,
+                    "median": statistics.median(measured),
+                    "max": max(measured),
+                    "first": first,
+                    "bytes": len(r.content),
+                }
+            )
     return results
 
 
@@ -91,8 +99,11 @@ def run(backend: str, traces: int) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 def table(results: dict[str, list[dict[str, Any]]]) -> str:
     backends = list(results)
-    head = ("| page | " + " | ".join(f"{b} median | {b} slowest | {b} first" for b in backends)
-            + " | target |")
+    head = (
+        "| page | "
+        + " | ".join(f"{b} median | {b} slowest | {b} first" for b in backends)
+        + " | target |"
+    )
     sep = "| --- | " + " | ".join("---: | ---: | ---:" for _ in backends) + " | ---: |"
     lines = [head, sep]
     for i, row in enumerate(results[backends[0]]):
@@ -105,8 +116,11 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
                 mark = " ✓" if r["median"] <= target else " ✗"
             cells.append(f"{r['median']:.1f} ms{mark} | {r['max']:.1f} ms | {r['first']:.1f} ms")
         target = TARGETS.get(row["page"])
-        lines.append(f"| {row['page']} | " + " | ".join(cells)
-                     + f" | {'≤ ' + str(target) + ' ms' if target else ''} |")
+        lines.append(
+            f"| {row['page']} | "
+            + " | ".join(cells)
+            + f" | {'≤ ' + str(target) + ' ms' if target else ''} |"
+        )
     return "\n".join(lines)
 
 
@@ -126,8 +140,10 @@ def main() -> None:
         for r in results[backend]:
             print(f"  {r['page']:<45} {r['median']:8.1f} ms  (max {r['max']:.1f})", file=sys.stderr)
     spans = args.traces * 10 + 5_000
-    sizes = ", ".join(f"{b} {infos[b]['size'] / 1e6:,.0f} MB (loaded in {infos[b]['seconds']:.0f} s)"
-                      for b in backends)
+    sizes = ", ".join(
+        f"{b} {infos[b]['size'] / 1e6:,.0f} MB (loaded in {infos[b]['seconds']:.0f} s)"
+        for b in backends
+    )
     body = f"""Command: `.venv/bin/python bench/server_pages.py` (commit {git_rev()}). Data from
 `bench/server_data.py`: {args.traces:,} traces of 10 spans plus one trace of 5,000 spans
 ({spans:,} spans, {args.traces * 2 + 500:,} LLM calls over 6 models, 30 days, 1,000 sessions),

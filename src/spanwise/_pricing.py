@@ -31,6 +31,7 @@ def _import_prices() -> Any:
     _READY = True
     return genai_prices
 
+
 # Prefixes users and gateways put in front of model names ("anthropic/claude-sonnet-4-0").
 _PROVIDER_ALIASES = {
     "openai": "openai",

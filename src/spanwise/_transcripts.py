@@ -136,8 +136,11 @@ def redact_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     """Span attributes with secret-named keys and credential-shaped values replaced."""
     result: dict[str, Any] = {}
     for key, value in attributes.items():
-        if is_secret_key(key) and value is not None and value != "" and not isinstance(
-            value, (bool, int, float)
+        if (
+            is_secret_key(key)
+            and value is not None
+            and value != ""
+            and not isinstance(value, (bool, int, float))
         ):
             result[key] = REDACTED
         elif isinstance(value, (str, list, tuple, dict)):

@@ -38,9 +38,15 @@ def _agent_run(home: Path) -> str:
 
     try:
         with spanwise.span("agent run") as root:
-            spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=900,
-                                     output_tokens=12, prompt="which task next?",
-                                     response='{"task_id": "task_42"}', name="llm_suggest")
+            spanwise.record_llm_call(
+                provider="openai",
+                model="gpt-4o",
+                input_tokens=900,
+                output_tokens=12,
+                prompt="which task next?",
+                response='{"task_id": "task_42"}',
+                name="llm_suggest",
+            )
             with lock, spanwise.track_state("session", lambda: state):
                 state["tasks"][0]["status"] = "doing"
             with pytest.raises(KeyError):
@@ -68,7 +74,8 @@ def test_trace_view_shows_error_llm_calls_locks_and_state_diffs(home: Path) -> N
     assert [c["response_model"] or c["request_model"] for c in data["llm_calls"]] == ["gpt-4o"]
     assert [e["event"] for e in data["lock_events"]] == ["requested", "acquired", "released"]
     assert data["state_diffs"][0]["patch"] == [
-        {"op": "replace", "path": "/tasks/0/status", "value": "doing"}]
+        {"op": "replace", "path": "/tasks/0/status", "value": "doing"}
+    ]
 
 
 def test_errors_list_and_show(home: Path) -> None:
@@ -124,12 +131,24 @@ def test_locks_view_stats_waiters_timeline_and_problems(home: Path) -> None:
     finally:
         spanwise.configure("off")
     stats = run_cli_json("locks", "--lock", "config")["locks"]
-    assert stats == [{
-        "lock": "config", "kind": "thread", "acquisitions": 10, "contended": 0, "timeouts": 0,
-        "cancelled": 0, "wait_p50_ns": 0, "wait_p95_ns": 0, "wait_max_ns": 0,
-        "wait_total_ns": 0, "hold_p50_ns": 5_000_000, "hold_p95_ns": 10_000_000,
-        "hold_max_ns": 10_000_000, "hold_total_ns": 55_000_000,
-    }]
+    assert stats == [
+        {
+            "lock": "config",
+            "kind": "thread",
+            "acquisitions": 10,
+            "contended": 0,
+            "timeouts": 0,
+            "cancelled": 0,
+            "wait_p50_ns": 0,
+            "wait_p95_ns": 0,
+            "wait_max_ns": 0,
+            "wait_total_ns": 0,
+            "hold_p50_ns": 5_000_000,
+            "hold_p95_ns": 10_000_000,
+            "hold_max_ns": 10_000_000,
+            "hold_total_ns": 55_000_000,
+        }
+    ]
 
     spanwise.configure("trace", home=home)
     try:
@@ -154,8 +173,10 @@ def test_locks_view_stats_waiters_timeline_and_problems(home: Path) -> None:
                 if a.acquire(timeout=0.6):
                     a.release()
 
-        threads = [threading.Thread(target=f, name=n) for f, n in
-                   ((worker, "worker-1"), (worker, "worker-2"), (ab, "t-ab"), (ba, "t-ba"))]
+        threads = [
+            threading.Thread(target=f, name=n)
+            for f, n in ((worker, "worker-1"), (worker, "worker-2"), (ab, "t-ab"), (ba, "t-ba"))
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -166,8 +187,13 @@ def test_locks_view_stats_waiters_timeline_and_problems(home: Path) -> None:
     out = run_cli("locks")
     assert "DEADLOCK" in out and "holds A, waits for B" in out and "holds B, waits for A" in out
     assert "lock order inversion" in out
-    for header in ("acquired", "contended", "timeouts", "wait p50 / p95 / max",
-                   "hold p50 / p95 / max"):
+    for header in (
+        "acquired",
+        "contended",
+        "timeouts",
+        "wait p50 / p95 / max",
+        "hold p50 / p95 / max",
+    ):
         assert header in out
     assert "Top waiters" in out and "waited" in out
     assert "Timeline" in out and "released" in out
@@ -183,11 +209,17 @@ def test_locks_filtered_by_trace(home: Path) -> None:
     data = run_cli_json("locks", "--trace", trace[:10])
     assert {e["trace_id"] for e in data["events"]} == {trace}
     assert run_cli("locks", "--lock", "no-such-lock").strip() == (
-        "no lock events recorded for this filter")
+        "no lock events recorded for this filter"
+    )
 
 
-def _timed_run(clock: FakeClock, name: str, steps: list[tuple[str, float]],
-               llm_tokens: int = 0, fail: str | None = None) -> str:
+def _timed_run(
+    clock: FakeClock,
+    name: str,
+    steps: list[tuple[str, float]],
+    llm_tokens: int = 0,
+    fail: str | None = None,
+) -> str:
     with spanwise.span(name) as root:
         clock.advance(ms=5)
         for step, ms in steps:
@@ -198,9 +230,13 @@ def _timed_run(clock: FakeClock, name: str, steps: list[tuple[str, float]],
         if llm_tokens:
             with spanwise.span("llm_suggest"):
                 clock.advance(ms=30)
-                spanwise.record_llm_call(provider="openai", model="gpt-4o",
-                                         input_tokens=llm_tokens, output_tokens=10,
-                                         duration_ms=30)
+                spanwise.record_llm_call(
+                    provider="openai",
+                    model="gpt-4o",
+                    input_tokens=llm_tokens,
+                    output_tokens=10,
+                    duration_ms=30,
+                )
     return f"{root.trace_id:032x}"
 
 
@@ -208,8 +244,11 @@ def test_perf_names_the_bottleneck(home: Path) -> None:
     clock = FakeClock()
     spanwise.configure("trace", home=home, clock=clock)
     try:
-        first = _timed_run(clock, "plan", [("load_state", 10), ("llm_call", 30),
-                                           ("llm_call", 30), ("save_state", 5)])
+        first = _timed_run(
+            clock,
+            "plan",
+            [("load_state", 10), ("llm_call", 30), ("llm_call", 30), ("save_state", 5)],
+        )
         _timed_run(clock, "plan", [("load_state", 12), ("llm_call", 20), ("save_state", 5)])
         spanwise.flush()
     finally:
@@ -219,7 +258,9 @@ def test_perf_names_the_bottleneck(home: Path) -> None:
     breakdown = run_cli_json("perf", "show", first)
     assert breakdown["wall_ns"] == 80_000_000
     assert [(r["name"], r["self_ns"]) for r in breakdown["by_name"]][:2] == [
-        ("llm_call", 60_000_000), ("load_state", 10_000_000)]
+        ("llm_call", 60_000_000),
+        ("load_state", 10_000_000),
+    ]
 
     across = run_cli("perf")
     assert "across 2 trace(s)" in across
@@ -232,10 +273,10 @@ def test_compare_two_runs(home: Path) -> None:
     clock = FakeClock()
     spanwise.configure("trace", home=home, clock=clock)
     try:
-        a = _timed_run(clock, "run", [("fetch", 10), ("parse", 20), ("cleanup", 1)],
-                       llm_tokens=100)
-        b = _timed_run(clock, "run", [("fetch", 10), ("parse", 50), ("index", 7)],
-                       llm_tokens=400, fail="fetch")
+        a = _timed_run(clock, "run", [("fetch", 10), ("parse", 20), ("cleanup", 1)], llm_tokens=100)
+        b = _timed_run(
+            clock, "run", [("fetch", 10), ("parse", 50), ("index", 7)], llm_tokens=400, fail="fetch"
+        )
         spanwise.flush()
     finally:
         spanwise.configure("off")

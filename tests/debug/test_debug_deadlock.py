@@ -42,8 +42,10 @@ def test_two_threads_taking_a_b_and_b_a_are_reported_with_both_stacks(
             if got["second"]:
                 a.release()
 
-    threads = [threading.Thread(target=transfer_a_to_b, name="t-ab"),
-               threading.Thread(target=transfer_b_to_a, name="t-ba")]
+    threads = [
+        threading.Thread(target=transfer_a_to_b, name="t-ab"),
+        threading.Thread(target=transfer_b_to_a, name="t-ba"),
+    ]
     with caplog.at_level(logging.ERROR, logger="spanwise.locks"):
         for t in threads:
             t.start()
@@ -64,8 +66,11 @@ def test_two_threads_taking_a_b_and_b_a_are_reported_with_both_stacks(
     assert any(f.endswith("transfer_b_to_a") for f in functions["t-ba"])
     assert parties["t-ab"]["operation"] == "transfer a→b"
     # Reported within a second of the cycle closing (the last waiter's request).
-    requests = [e["time_ns"] for e in traced.lock_events()
-                if e["event"] == "requested" and e["wait_ns"] is None and e["details"]]
+    requests = [
+        e["time_ns"]
+        for e in traced.lock_events()
+        if e["event"] == "requested" and e["wait_ns"] is None and e["details"]
+    ]
     assert deadlock["time_ns"] - max(requests) < SECOND
     assert "deadlock detected" in caplog.text and "'A'" in caplog.text
 

@@ -65,7 +65,8 @@ def test_keyerror_deep_in_a_helper_gives_the_helpers_variables(traced: Traced) -
     assert failing["locals"]["openai_api_key"] == "[REDACTED]"
     assert report["frames"][1]["locals"]["chosen"] == "task_42"
     assert report["state_snapshot"]["value"] == {
-        "tasks": {"task_1": {"status": "todo"}}, "db_password": "[REDACTED]"
+        "tasks": {"task_1": {"status": "todo"}},
+        "db_password": "[REDACTED]",
     }
     assert report["trace_id"] and report["span_name"] == "agent_loop"
 
@@ -81,7 +82,10 @@ def test_keyerror_deep_in_a_helper_gives_the_helpers_variables(traced: Traced) -
     assert len(rows) == 1
     row = rows[0]
     assert (row["error_type"], row["function"], row["trace_id"]) == (
-        "KeyError", "pick", report["trace_id"])
+        "KeyError",
+        "pick",
+        report["trace_id"],
+    )
     assert json.loads(row["frames"])[-1]["locals"]["task_id"] == "task_42"
     snapshot = traced.rows("SELECT content FROM blobs WHERE hash = ?", (row["state_hash"],))
     assert json.loads(snapshot[0]["content"])["value"]["tasks"] == STATE["tasks"]
@@ -94,8 +98,7 @@ def test_keyerror_deep_in_a_helper_gives_the_helpers_variables(traced: Traced) -
         assert b"pw-123456" not in path.read_bytes()
 
 
-def test_state_from_a_file_is_read_at_the_time_of_the_error(traced: Traced,
-                                                             tmp_path: Path) -> None:
+def test_state_from_a_file_is_read_at_the_time_of_the_error(traced: Traced, tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps({"version": 7, "token": "t-secret-value"}))
     text_file = tmp_path / "notes.txt"
@@ -262,7 +265,10 @@ def test_one_report_per_exception_and_per_file(traced: Traced) -> None:
             outer()
         with pytest.raises(ValueError) as second:
             outer()
-    assert first.value.__spanwise_report__["function"] == "test_one_report_per_exception_and_per_file.<locals>.inner"  # type: ignore[attr-defined]  # noqa: E501
+    assert (
+        first.value.__spanwise_report__["function"]
+        == "test_one_report_per_exception_and_per_file.<locals>.inner"
+    )  # type: ignore[attr-defined]
     traced.flush()
     rows = traced.rows("SELECT error_id, trace_id FROM errors ORDER BY time_ns")
     assert len(rows) == 2 and rows[0]["trace_id"] == rows[1]["trace_id"]
@@ -273,13 +279,20 @@ def test_one_report_per_exception_and_per_file(traced: Traced) -> None:
 
 
 def test_the_llm_calls_of_the_trace_are_linked(tmp_path: Path) -> None:
-    spanwise.configure("trace", home=os.environ["SPANWISE_HOME"], capture_content=True,
-                       session="agent-7")
+    spanwise.configure(
+        "trace", home=os.environ["SPANWISE_HOME"], capture_content=True, session="agent-7"
+    )
 
     @spanwise.capture_errors
     def plan() -> None:
-        spanwise.record_llm_call(provider="openai", model="gpt-4o-mini", input_tokens=120,
-                                 output_tokens=8, prompt="pick a task", response="task_42")
+        spanwise.record_llm_call(
+            provider="openai",
+            model="gpt-4o-mini",
+            input_tokens=120,
+            output_tokens=8,
+            prompt="pick a task",
+            response="task_42",
+        )
         chosen = "task_42"
         {"task_1": 1}[chosen]
 
@@ -290,8 +303,11 @@ def test_the_llm_calls_of_the_trace_are_linked(tmp_path: Path) -> None:
     [path] = _error_files(home, "agent-7")
     data = json.loads(path.read_text())
     [call] = data["llm_calls"]
-    assert (call["model"], call["input_tokens"], call["response"]) == ("gpt-4o-mini", 120,
-                                                                        "task_42")
+    assert (call["model"], call["input_tokens"], call["response"]) == (
+        "gpt-4o-mini",
+        120,
+        "task_42",
+    )
     assert call["cost_usd"] is not None
     traced = Traced(home)
     [row] = traced.rows("SELECT llm_span_ids, session_id FROM errors")

@@ -68,8 +68,12 @@ def test_two_processes_update_one_json_file_without_losing_anything(
     lock_path = tmp_path / "state.json.lock"
     rounds = 25
     procs = [
-        subprocess.Popen([sys.executable, "-c", UPDATER, str(state), str(lock_path), str(rounds),
-                          who], env=_env(traced.home), stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", UPDATER, str(state), str(lock_path), str(rounds), who],
+            env=_env(traced.home),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for who in ("alpha", "beta")
     ]
     for p in procs:
@@ -105,8 +109,12 @@ def test_two_processes_update_one_json_file_without_losing_anything(
 
 def test_a_holder_killed_with_sigkill_is_recovered(traced: Traced, tmp_path: Path) -> None:
     lock_path = tmp_path / "job.lock"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock_path)],
-                              env=_env(traced.home), stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock_path)],
+        env=_env(traced.home),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         lock = spanwise.FileLock(lock_path)
@@ -126,7 +134,12 @@ def test_a_holder_killed_with_sigkill_is_recovered(traced: Traced, tmp_path: Pat
             holder.stdout.close()
     events = [e for e in traced.lock_events(str(lock_path)) if e["pid"] == os.getpid()]
     assert [e["event"] for e in events] == [
-        "requested", "timeout", "requested", "acquired", "released"]
+        "requested",
+        "timeout",
+        "requested",
+        "acquired",
+        "released",
+    ]
     requested = [e for e in events if e["event"] == "requested"]
     assert requested[0]["details"]["holder"]["pid"] == holder.pid
     assert requested[0]["details"]["holder"]["operation"] == "doomed holder"
@@ -140,8 +153,9 @@ def test_a_holder_killed_with_sigkill_is_recovered(traced: Traced, tmp_path: Pat
     assert lock_path.exists()  # lock files are never deleted
 
 
-def test_threads_exclude_each_other_and_a_thread_may_re_enter(traced: Traced,
-                                                              tmp_path: Path) -> None:
+def test_threads_exclude_each_other_and_a_thread_may_re_enter(
+    traced: Traced, tmp_path: Path
+) -> None:
     lock = spanwise.FileLock(tmp_path / "sub" / "dir" / "t.lock")
     counter = {"n": 0}
 

@@ -28,8 +28,11 @@ def _assert_consistent(events: list[dict[str, Any]]) -> None:
     in time order, with wait and hold where they belong."""
     for group in _by_acquisition(events).values():
         kinds = [e["event"] for e in group]
-        assert kinds in (["requested", "acquired", "released"], ["requested", "timeout"],
-                         ["requested", "cancelled"]), kinds
+        assert kinds in (
+            ["requested", "acquired", "released"],
+            ["requested", "timeout"],
+            ["requested", "cancelled"],
+        ), kinds
         times = [e["time_ns"] for e in group]
         assert times == sorted(times)
         if kinds[1] in ("acquired", "timeout", "cancelled"):
@@ -51,7 +54,11 @@ def test_with_lock_records_the_three_events_and_the_holder(traced: Traced) -> No
     assert events[1]["wait_ns"] == 0
     for e in events:
         assert (e["lock_name"], e["kind"], e["pid"], e["thread"]) == (
-            "session-state", "thread", os.getpid(), "MainThread")
+            "session-state",
+            "thread",
+            os.getpid(),
+            "MainThread",
+        )
         assert e["trace_id"] == f"{span.trace_id:032x}"
         assert e["operation"] == "save_state"
 

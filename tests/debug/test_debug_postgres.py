@@ -51,8 +51,7 @@ def test_errors_locks_and_diffs_round_trip_through_postgresql(pg_store: str) -> 
     assert data["errors"][0]["frames"][-1]["locals"]["key"] == "zz"
     assert data["errors"][0]["state_snapshot"]["value"] == {"phase": "act"}
     assert [e["event"] for e in data["lock_events"]] == ["requested", "acquired", "released"]
-    assert data["state_diffs"][0]["patch"] == [
-        {"op": "replace", "path": "/phase", "value": "act"}]
+    assert data["state_diffs"][0]["patch"] == [{"op": "replace", "path": "/phase", "value": "act"}]
     shown = run_cli("errors", "show", trace[:10], "--store", pg_store)
     assert "KeyError: 'zz'" in shown and 'key = "zz"' in shown
     locks = run_cli_json("locks", "--store", pg_store)

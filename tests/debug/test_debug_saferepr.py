@@ -118,7 +118,7 @@ def test_depth_and_breadth_caps_are_marked() -> None:
     assert out == "<list with 1 items>"
 
     wide = safe_value(list(range(1_000_000)))
-    assert wide[:LOCALS_LIMITS.breadth] == list(range(LOCALS_LIMITS.breadth))
+    assert wide[: LOCALS_LIMITS.breadth] == list(range(LOCALS_LIMITS.breadth))
     assert wide[-1] == f"…[{1_000_000 - LOCALS_LIMITS.breadth} more items]"
     wide_dict = safe_value({f"k{i}": i for i in range(500)})
     assert wide_dict["…"] == f"[{500 - LOCALS_LIMITS.breadth} more keys]"
@@ -133,8 +133,16 @@ def test_total_size_cap_holds_and_is_flagged() -> None:
 
 
 def test_awkward_scalars_become_valid_json() -> None:
-    out = safe_value({"nan": math.nan, "inf": math.inf, "big": 10**5000, "b": b"\x00\x01",
-                      "mv": memoryview(b"abc"), "gen": (i for i in range(3))})
+    out = safe_value(
+        {
+            "nan": math.nan,
+            "inf": math.inf,
+            "big": 10**5000,
+            "b": b"\x00\x01",
+            "mv": memoryview(b"abc"),
+            "gen": (i for i in range(3)),
+        }
+    )
     text = json.dumps(out, allow_nan=False)
     assert out["nan"] == "NaN" and out["inf"] == "Infinity"
     assert out["big"].startswith("<int with")
@@ -173,8 +181,9 @@ def test_any_string_is_safe(text: str) -> None:
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=6) | st.dictionaries(
-        st.text(max_size=10), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=10), children, max_size=6)
+    ),
     max_leaves=40,
 )
 

@@ -27,8 +27,9 @@ def test_every_record_is_one_line_with_its_trace_id(tmp_path: Path) -> None:
     state = {"step": 0}
     try:
         with spanwise.span("agent_step") as span:
-            spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=5,
-                                     output_tokens=2)
+            spanwise.record_llm_call(
+                provider="openai", model="gpt-4o", input_tokens=5, output_tokens=2
+            )
             with lock, spanwise.track_state("session", lambda: state):
                 state["step"] = 1
             with pytest.raises(KeyError), spanwise.capture_errors():
@@ -39,8 +40,10 @@ def test_every_record_is_one_line_with_its_trace_id(tmp_path: Path) -> None:
     lines = _lines(home / "sessions" / "planner-run-1" / "events.jsonl")
     trace = f"{span.trace_id:032x}"
     assert all(line["trace_id"] == trace for line in lines)
-    kinds = [(line["record_type"], line.get("event") or line.get("name") or line.get("label"))
-             for line in lines]
+    kinds = [
+        (line["record_type"], line.get("event") or line.get("name") or line.get("label"))
+        for line in lines
+    ]
     assert ("lock_event", "requested") in kinds and ("lock_event", "released") in kinds
     assert ("state_diff", "session") in kinds and ("span", "agent_step") in kinds
     assert ("span", "chat gpt-4o") in kinds
@@ -51,8 +54,12 @@ def test_every_record_is_one_line_with_its_trace_id(tmp_path: Path) -> None:
 
 def test_the_session_can_come_from_the_environment_in_another_process(tmp_path: Path) -> None:
     home = tmp_path / "child-home"
-    env = dict(os.environ, SPANWISE_MODE="trace", SPANWISE_HOME=str(home),
-               SPANWISE_SESSION="../weird session/")
+    env = dict(
+        os.environ,
+        SPANWISE_MODE="trace",
+        SPANWISE_HOME=str(home),
+        SPANWISE_SESSION="../weird session/",
+    )
     code = textwrap.dedent("""
         import spanwise
         with spanwise.span("child"):

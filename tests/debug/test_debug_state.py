@@ -34,19 +34,28 @@ def test_the_patch_names_exactly_the_changed_paths(traced: Traced) -> None:
             state["reviewer"] = "bo"
     patch = tracker.patch
     assert patch is not None
-    assert sorted(op["path"] for op in patch) == sorted([
-        "/version", "/tasks/1/status", "/tasks/2", "/notes~1odd~0key", "/obsolete", "/reviewer",
-    ])
+    assert sorted(op["path"] for op in patch) == sorted(
+        [
+            "/version",
+            "/tasks/1/status",
+            "/tasks/2",
+            "/notes~1odd~0key",
+            "/obsolete",
+            "/reviewer",
+        ]
+    )
     assert {op["path"]: op["op"] for op in patch}["/obsolete"] == "remove"
 
     [row] = traced.rows("SELECT * FROM state_diffs")
     assert (row["label"], row["status"], row["change_count"]) == ("session", "ok", 6)
     assert row["trace_id"] == f"{span.trace_id:032x}"
     stored_patch = json.loads(row["patch"])
-    before = json.loads(traced.rows("SELECT content FROM blobs WHERE hash = ?",
-                                    (row["before_hash"],))[0]["content"])
-    after = json.loads(traced.rows("SELECT content FROM blobs WHERE hash = ?",
-                                   (row["after_hash"],))[0]["content"])
+    before = json.loads(
+        traced.rows("SELECT content FROM blobs WHERE hash = ?", (row["before_hash"],))[0]["content"]
+    )
+    after = json.loads(
+        traced.rows("SELECT content FROM blobs WHERE hash = ?", (row["after_hash"],))[0]["content"]
+    )
     assert before["version"] == 3 and after == state
     assert jsonpatch.apply_patch(before, stored_patch) == after
 
@@ -58,9 +67,11 @@ def test_no_change_is_an_empty_patch_and_shrinking_lists_apply(traced: Traced) -
     assert idle.patch == []
     with spanwise.track_state("drain", lambda: state) as drain:
         state["queue"] = [1]
-    assert drain.patch == [{"op": "remove", "path": "/queue/3"},
-                           {"op": "remove", "path": "/queue/2"},
-                           {"op": "remove", "path": "/queue/1"}]
+    assert drain.patch == [
+        {"op": "remove", "path": "/queue/3"},
+        {"op": "remove", "path": "/queue/2"},
+        {"op": "remove", "path": "/queue/1"},
+    ]
 
 
 def test_values_that_are_not_json_become_their_repr_and_secrets_are_redacted(
@@ -75,8 +86,9 @@ def test_values_that_are_not_json_become_their_repr_and_secrets_are_redacted(
         state["api_token"] = "tok-2"
         state["job"] = None
     [row] = traced.rows("SELECT before_hash FROM state_diffs")
-    before = json.loads(traced.rows("SELECT content FROM blobs WHERE hash = ?",
-                                    (row["before_hash"],))[0]["content"])
+    before = json.loads(
+        traced.rows("SELECT content FROM blobs WHERE hash = ?", (row["before_hash"],))[0]["content"]
+    )
     assert before == {"job": "Job(42)", "when": [1, 2], "api_token": "[REDACTED]", "7": "seven"}
     assert tracker.patch == [{"op": "replace", "path": "/job", "value": None}]
 
@@ -96,8 +108,9 @@ def test_a_failing_block_is_still_recorded_and_a_failing_getter_is_noted(
     with spanwise.track_state("broken", broken) as tracker:
         pass
     assert tracker.patch == []
-    rows = traced.rows("SELECT label, status, error_type, patch, before_hash FROM state_diffs "
-                       "ORDER BY id")
+    rows = traced.rows(
+        "SELECT label, status, error_type, patch, before_hash FROM state_diffs ORDER BY id"
+    )
     assert (rows[0]["status"], rows[0]["error_type"]) == ("error", "RuntimeError")
     assert json.loads(rows[0]["patch"]) == [{"op": "replace", "path": "/n", "value": 2}]
     before = traced.rows("SELECT content FROM blobs WHERE hash = ?", (rows[1]["before_hash"],))
@@ -121,8 +134,9 @@ def test_async_with_and_off_mode() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=5), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=5), children, max_size=5)
+    ),
     max_leaves=30,
 )
 

@@ -114,9 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw or b"{}")
         scenario = self.headers.get("x-scenario", "ok")
         usage_override = self.headers.get("x-usage")
-        self.server_state.record(
-            {"path": self.path, "headers": dict(self.headers), "body": body}
-        )
+        self.server_state.record({"path": self.path, "headers": dict(self.headers), "body": body})
         if scenario == "rate_limit":
             return self._error(429, "rate_limit_exceeded", "Rate limit reached for requests")
         if scenario == "server_error":
@@ -173,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, data in events:
             if name == "__truncate__":
                 # Half a chunk, then the connection drops: the body is broken.
-                self.wfile.write(b"40\r\ndata: {\"partial")
+                self.wfile.write(b'40\r\ndata: {"partial')
                 self.wfile.flush()
                 return
             if name == "__sleep__":
@@ -211,16 +209,24 @@ def _response_model(body: dict[str, Any]) -> str:
 def _chat(body: dict[str, Any], scenario: str, override: Any) -> Any:
     usage = _usage(OPENAI_CHAT_USAGE, override, scenario)
     model = _response_model(body)
-    base = {"id": "chatcmpl-test1", "created": 1_700_000_000, "model": model,
-            "system_fingerprint": "fp_test"}
+    base = {
+        "id": "chatcmpl-test1",
+        "created": 1_700_000_000,
+        "model": model,
+        "system_fingerprint": "fp_test",
+    }
     if not body.get("stream"):
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(TEXT_PARTS),
-                                   "refusal": None}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(TEXT_PARTS),
+            "refusal": None,
+        }
         reply: dict[str, Any] = {
             **base,
             "object": "chat.completion",
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+            ],
         }
         if usage is not None:
             reply["usage"] = usage
@@ -234,9 +240,12 @@ def _chat(body: dict[str, Any], scenario: str, override: Any) -> Any:
 
 def _chat_stream(base: dict[str, Any], usage: Any, scenario: str) -> Iterator[Any]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> Any:
-        data = {**base, "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}], **extra}
+        data = {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }
         if usage is not None:
             data.setdefault("usage", None)
         return (None, data)
@@ -263,10 +272,13 @@ def _chat_stream(base: dict[str, Any], usage: Any, scenario: str) -> Iterator[An
 def _text_completion(body: dict[str, Any], scenario: str, override: Any) -> Any:
     usage = _usage(OPENAI_CHAT_USAGE, override, scenario)
     reply: dict[str, Any] = {
-        "id": "cmpl-test1", "object": "text_completion", "created": 1_700_000_000,
+        "id": "cmpl-test1",
+        "object": "text_completion",
+        "created": 1_700_000_000,
         "model": _response_model(body),
-        "choices": [{"index": 0, "text": "".join(TEXT_PARTS), "logprobs": None,
-                     "finish_reason": "length"}],
+        "choices": [
+            {"index": 0, "text": "".join(TEXT_PARTS), "logprobs": None, "finish_reason": "length"}
+        ],
     }
     if usage is not None:
         reply["usage"] = usage
@@ -275,15 +287,33 @@ def _text_completion(body: dict[str, Any], scenario: str, override: Any) -> Any:
 
 def _response_object(body: dict[str, Any], usage: Any, status: str = "completed") -> Any:
     return {
-        "id": "resp_test1", "object": "response", "created_at": 1_700_000_000,
-        "status": status, "model": _response_model(body), "error": None,
-        "incomplete_details": None, "instructions": body.get("instructions"),
-        "metadata": {}, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-        "temperature": 1.0, "top_p": 1.0,
-        "output": [] if status == "in_progress" else [{
-            "type": "message", "id": "msg_test1", "status": "completed", "role": "assistant",
-            "content": [{"type": "output_text", "text": "".join(TEXT_PARTS), "annotations": []}],
-        }],
+        "id": "resp_test1",
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": status,
+        "model": _response_model(body),
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "output": []
+        if status == "in_progress"
+        else [
+            {
+                "type": "message",
+                "id": "msg_test1",
+                "status": "completed",
+                "role": "assistant",
+                "content": [
+                    {"type": "output_text", "text": "".join(TEXT_PARTS), "annotations": []}
+                ],
+            }
+        ],
         "usage": usage,
     }
 
@@ -302,30 +332,60 @@ def _responses_stream(body: dict[str, Any], usage: Any, scenario: str) -> Iterat
         return (kind, {"type": kind, "sequence_number": next(seq), **data})
 
     yield event("response.created", response=_response_object(body, None, "in_progress"))
-    item = {"type": "message", "id": "msg_test1", "status": "in_progress", "role": "assistant",
-            "content": []}
+    item = {
+        "type": "message",
+        "id": "msg_test1",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
     empty_part = {"type": "output_text", "text": "", "annotations": []}
     yield event("response.output_item.added", output_index=0, item=item)
-    yield event("response.content_part.added", item_id="msg_test1", output_index=0,
-                content_index=0, part=empty_part)
+    yield event(
+        "response.content_part.added",
+        item_id="msg_test1",
+        output_index=0,
+        content_index=0,
+        part=empty_part,
+    )
     if scenario == "slow_first":
         yield ("__sleep__", SLOW_FIRST_S)
     for i, part in enumerate(TEXT_PARTS):
-        yield event("response.output_text.delta", item_id="msg_test1", output_index=0,
-                    content_index=0, delta=part, logprobs=[])
+        yield event(
+            "response.output_text.delta",
+            item_id="msg_test1",
+            output_index=0,
+            content_index=0,
+            delta=part,
+            logprobs=[],
+        )
         if i == 1 and scenario == "truncated":
             yield ("__truncate__", None)
             return
         if i == 1 and scenario == "ends_early":
             return
     text = "".join(TEXT_PARTS)
-    yield event("response.output_text.done", item_id="msg_test1", output_index=0,
-                content_index=0, text=text, logprobs=[])
+    yield event(
+        "response.output_text.done",
+        item_id="msg_test1",
+        output_index=0,
+        content_index=0,
+        text=text,
+        logprobs=[],
+    )
     done_part = {**empty_part, "text": text}
-    yield event("response.content_part.done", item_id="msg_test1", output_index=0,
-                content_index=0, part=done_part)
-    yield event("response.output_item.done", output_index=0,
-                item={**item, "status": "completed", "content": [done_part]})
+    yield event(
+        "response.content_part.done",
+        item_id="msg_test1",
+        output_index=0,
+        content_index=0,
+        part=done_part,
+    )
+    yield event(
+        "response.output_item.done",
+        output_index=0,
+        item={**item, "status": "completed", "content": [done_part]},
+    )
     yield event("response.completed", response=_response_object(body, usage))
 
 
@@ -339,7 +399,8 @@ def _embeddings(body: dict[str, Any], scenario: str, override: Any) -> Any:
     else:
         vector = EMBEDDING_VECTOR
     reply: dict[str, Any] = {
-        "object": "list", "model": _response_model(body),
+        "object": "list",
+        "model": _response_model(body),
         "data": [{"object": "embedding", "index": i, "embedding": vector} for i in range(count)],
     }
     if usage is not None:
@@ -355,9 +416,13 @@ def _messages(body: dict[str, Any], scenario: str, override: Any) -> Any:
     model = _response_model(body)
     if not body.get("stream"):
         reply: dict[str, Any] = {
-            "id": "msg_test1", "type": "message", "role": "assistant", "model": model,
+            "id": "msg_test1",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
             "content": [{"type": "text", "text": "".join(TEXT_PARTS)}],
-            "stop_reason": "end_turn", "stop_sequence": None,
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
         }
         if usage is not None:
             reply["usage"] = usage
@@ -369,31 +434,50 @@ def _messages_stream(model: str, usage: Any, scenario: str) -> Iterator[Any]:
     start_usage = None
     if usage is not None:
         start_usage = {**usage, "output_tokens": 1}
-    message = {"id": "msg_test1", "type": "message", "role": "assistant", "content": [],
-               "model": model, "stop_reason": None, "stop_sequence": None}
+    message = {
+        "id": "msg_test1",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": model,
+        "stop_reason": None,
+        "stop_sequence": None,
+    }
     if start_usage is not None:
         message["usage"] = start_usage
     yield ("message_start", {"type": "message_start", "message": message})
-    yield ("content_block_start", {"type": "content_block_start", "index": 0,
-                                   "content_block": {"type": "text", "text": ""}})
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
     yield ("ping", {"type": "ping"})
     if scenario == "slow_first":
         yield ("__sleep__", SLOW_FIRST_S)
     for i, part in enumerate(TEXT_PARTS):
-        yield ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                       "delta": {"type": "text_delta", "text": part}})
+        yield (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": part},
+            },
+        )
         if i == 1 and scenario == "truncated":
             yield ("__truncate__", None)
             return
         if i == 1 and scenario == "ends_early":
             return
         if i == 1 and scenario == "stream_error":
-            yield ("error", {"type": "error",
-                             "error": {"type": "overloaded_error", "message": "Overloaded"}})
+            yield (
+                "error",
+                {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            )
             return
     yield ("content_block_stop", {"type": "content_block_stop", "index": 0})
-    delta: dict[str, Any] = {"type": "message_delta",
-                             "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
+    delta: dict[str, Any] = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+    }
     if usage is not None:
         delta["usage"] = {"output_tokens": usage["output_tokens"]}
     yield ("message_delta", delta)

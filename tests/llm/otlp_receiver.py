@@ -15,8 +15,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 
 class Reply:
-    def __init__(self, status: int = 200, retry_after: str | None = None,
-                 rejected: int = 0) -> None:
+    def __init__(
+        self, status: int = 200, retry_after: str | None = None, rejected: int = 0
+    ) -> None:
         self.status = status
         self.retry_after = retry_after
         self.rejected = rejected
@@ -41,8 +42,15 @@ class OtlpReceiver:
                 with outer.lock:
                     reply = outer.script.pop(0) if outer.script else Reply()
                     headers = {k.lower(): v for k, v in self.headers.items()}
-                    outer.requests.append({"path": self.path, "headers": headers, "body": body,
-                                           "time": time.monotonic(), "status": reply.status})
+                    outer.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": headers,
+                            "body": body,
+                            "time": time.monotonic(),
+                            "status": reply.status,
+                        }
+                    )
                 response = ExportTraceServiceResponse()
                 if reply.rejected:
                     response.partial_success.rejected_spans = reply.rejected

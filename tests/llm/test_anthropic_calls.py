@@ -64,7 +64,10 @@ def test_create_with_stream_true_reads_message_start_and_message_delta(
 ):
     instrumented("anthropic")
     stream = client(provider).messages.create(
-        model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=True,
+        model="claude-haiku-4-5",
+        max_tokens=100,
+        messages=MESSAGES,
+        stream=True,
         **scenario("slow_first"),
     )
     assert isinstance(stream, anthropic.Stream)

@@ -22,38 +22,54 @@ def test_spans_that_are_not_llm_calls_map_to_none():
 
 
 def test_old_provider_names_and_loose_values_are_normalized():
-    call = llm_call_from_attributes({
-        "gen_ai.system": "az.ai.openai",
-        "gen_ai.request.model": "gpt-4o",
-        "gen_ai.usage.prompt_tokens": "12",  # some emitters send strings
-        "gen_ai.usage.completion_tokens": 3.0,
-        "gen_ai.response.finish_reasons": '["stop", "length"]',
-    })
+    call = llm_call_from_attributes(
+        {
+            "gen_ai.system": "az.ai.openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.prompt_tokens": "12",  # some emitters send strings
+            "gen_ai.usage.completion_tokens": 3.0,
+            "gen_ai.response.finish_reasons": '["stop", "length"]',
+        }
+    )
     assert call is not None
     assert (call.provider, call.input_tokens, call.output_tokens) == ("azure.ai.openai", 12, 3)
     assert call.finish_reasons == ["stop", "length"]
 
 
 def test_unknown_token_values_stay_unknown():
-    call = llm_call_from_attributes({
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
-        "gen_ai.usage.input_tokens": -1, "gen_ai.usage.output_tokens": True,
-    })
+    call = llm_call_from_attributes(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "m",
+            "gen_ai.usage.input_tokens": -1,
+            "gen_ai.usage.output_tokens": True,
+        }
+    )
     assert call is not None and (call.input_tokens, call.output_tokens) == (None, None)
 
 
 def test_encoded_spans_decode_with_opentelemetry_proto():
-    s = Span("chat gpt-4o", {"tags": ["a", "b"], "mixed": [1, "x"], "big": 2**70, "cfg": {"k": 1}},
-             "llm")
+    s = Span(
+        "chat gpt-4o", {"tags": ["a", "b"], "mixed": [1, "x"], "big": 2**70, "cfg": {"k": 1}}, "llm"
+    )
     s.trace_id, s.span_id, s.parent_id, s.start_ns, s.end_ns = 5, 6, 4, 100, 250
-    s.llm = LlmCall("openai", "gpt-4o", input_tokens=10, output_tokens=2, streamed=True,
-                    prompt=[{"role": "user", "content": "hi"}])
+    s.llm = LlmCall(
+        "openai",
+        "gpt-4o",
+        input_tokens=10,
+        output_tokens=2,
+        streamed=True,
+        prompt=[{"role": "user", "content": "hi"}],
+    )
     s.add_event("retry", attempt=2)
     request = ExportTraceServiceRequest()
     request.ParseFromString(encode_spans([s], {"service.name": "svc"}))
     (pb,) = request.resource_spans[0].scope_spans[0].spans
     assert (pb.name, pb.kind, pb.start_time_unix_nano, pb.end_time_unix_nano) == (
-        "chat gpt-4o", 3, 100, 250,
+        "chat gpt-4o",
+        3,
+        100,
+        250,
     )
     assert int.from_bytes(pb.parent_span_id, "big") == 4
     attrs = attributes(pb.attributes)

@@ -20,7 +20,11 @@ import spanwise
 def run_python(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 
@@ -96,16 +100,25 @@ def test_spanwise_exec_instruments_the_program_and_keeps_its_sitecustomize(provi
     own_site = tmp_path / "own-site"
     own_site.mkdir()
     marker = tmp_path / "marker.txt"
-    (own_site / "sitecustomize.py").write_text(
-        f"open({str(marker)!r}, 'w').write('ran')\n"
-    )
+    (own_site / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     home = tmp_path / "home"
     env = {**os.environ, "SPANWISE_HOME": str(home), "PYTHONPATH": str(own_site)}
     env.pop("SPANWISE_MODE", None)
     result = subprocess.run(
-        [sys.executable, "-m", "spanwise.cli", "exec", "--", sys.executable, str(app),
-         provider.url],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "spanwise.cli",
+            "exec",
+            "--",
+            sys.executable,
+            str(app),
+            provider.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "app got: Hello, world!" in result.stdout

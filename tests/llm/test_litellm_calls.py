@@ -27,6 +27,7 @@ def _collect_litellm_leftovers() -> Any:
     yield
     gc.collect()  # so what litellm leaks is reported here, under the filters above
 
+
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 # (litellm model, provider recorded, model priced, usage as billed, path under the server)
@@ -72,7 +73,9 @@ def test_streamed_completion_takes_usage_from_the_last_chunk(
 ):
     instrumented("litellm")
     stream = litellm.completion(
-        model=model, stream=True, stream_options={"include_usage": True},
+        model=model,
+        stream=True,
+        stream_options={"include_usage": True},
         **_kwargs(provider, path, extra_headers={"x-scenario": "slow_first"}),
     )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
@@ -90,8 +93,10 @@ def test_acompletion_and_async_stream(provider, recorded, instrumented):
         with spanwise.span("async router"):
             await litellm.acompletion(model="openai/gpt-4o-mini", **_kwargs(provider, "/v1"))
             stream = await litellm.acompletion(
-                model="anthropic/claude-haiku-4-5", stream=True,
-                stream_options={"include_usage": True}, **_kwargs(provider, ""),
+                model="anthropic/claude-haiku-4-5",
+                stream=True,
+                stream_options={"include_usage": True},
+                **_kwargs(provider, ""),
             )
             async for _ in stream:
                 pass
@@ -101,8 +106,9 @@ def test_acompletion_and_async_stream(provider, recorded, instrumented):
     parent = next(s for s in recorded.spans if s.name == "async router")
     assert first.parent_id == second.parent_id == parent.span_id
     assert first.llm.cost_usd == pytest.approx(cost("gpt-4o-mini", **OPENAI_BILL), rel=1e-9)
-    assert second.llm.cost_usd == pytest.approx(cost("claude-haiku-4-5", **ANTHROPIC_BILL),
-                                                rel=1e-9)
+    assert second.llm.cost_usd == pytest.approx(
+        cost("claude-haiku-4-5", **ANTHROPIC_BILL), rel=1e-9
+    )
 
 
 def test_the_sdk_calls_litellm_makes_are_not_recorded_twice(provider, recorded, instrumented):
@@ -120,7 +126,9 @@ def test_rate_limit_is_an_error_span(provider, recorded, instrumented):
     instrumented("litellm")
     with pytest.raises(litellm.RateLimitError):
         litellm.completion(
-            model="openai/gpt-4o", num_retries=0, max_retries=0,
+            model="openai/gpt-4o",
+            num_retries=0,
+            max_retries=0,
             **_kwargs(provider, "/v1", extra_headers={"x-scenario": "rate_limit"}),
         )
     s = recorded.one_call()

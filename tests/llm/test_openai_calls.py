@@ -73,8 +73,13 @@ def test_chat_call_is_an_llm_span_with_tokens_and_the_published_cost(
 def test_request_parameters_become_genai_request_attributes(provider, recorded, instrumented):
     instrumented("openai")
     client(provider).chat.completions.create(
-        model="gpt-4o", messages=MESSAGES, max_tokens=50, temperature=0.2, top_p=0.9,
-        stop=["END"], seed=7,
+        model="gpt-4o",
+        messages=MESSAGES,
+        max_tokens=50,
+        temperature=0.2,
+        top_p=0.9,
+        stop=["END"],
+        seed=7,
     )
     attrs = recorded.one_call().attributes
     assert attrs[GENAI.REQUEST_MAX_TOKENS] == 50
@@ -105,8 +110,11 @@ def test_stream_takes_usage_from_the_final_chunk_and_times_the_first_token(
 ):
     instrumented("openai")
     stream = client(provider).chat.completions.create(
-        model="gpt-4o", messages=MESSAGES, stream=True,
-        stream_options={"include_usage": True}, **scenario("slow_first"),
+        model="gpt-4o",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+        **scenario("slow_first"),
     )
     assert isinstance(stream, openai.Stream)  # the caller's type checks still hold
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -127,9 +135,9 @@ def test_stream_takes_usage_from_the_final_chunk_and_times_the_first_token(
 
 def test_stream_without_usage_records_unknown_tokens_not_zero(provider, recorded, instrumented):
     instrumented("openai")
-    chunks = list(client(provider).chat.completions.create(
-        model="gpt-4o", messages=MESSAGES, stream=True
-    ))
+    chunks = list(
+        client(provider).chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+    )
     assert chunks[-1].choices[0].finish_reason == "stop"
     call = recorded.one_call()
     assert (call.llm.input_tokens, call.llm.output_tokens) == (None, None)
@@ -146,8 +154,12 @@ def _chunks(stream: Any) -> list[dict[str, Any]]:
 def test_the_caller_sees_the_same_chunks_with_and_without_spanwise(
     provider, recorded, instrumented
 ):
-    request = {"model": "gpt-4o", "messages": MESSAGES, "stream": True,
-               "stream_options": {"include_usage": True}}
+    request = {
+        "model": "gpt-4o",
+        "messages": MESSAGES,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     plain = _chunks(client(provider).chat.completions.create(**request))
     instrumented("openai")
     observed = _chunks(client(provider).chat.completions.create(**request))
@@ -197,10 +209,15 @@ def test_a_stream_cut_mid_body_raises_what_it_would_and_is_recorded_incomplete(
 
 def test_a_stream_that_ends_early_is_marked_incomplete(provider, recorded, instrumented):
     instrumented("openai")
-    chunks = list(client(provider).chat.completions.create(
-        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True},
-        **scenario("ends_early"),
-    ))
+    chunks = list(
+        client(provider).chat.completions.create(
+            model="gpt-4o",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+            **scenario("ends_early"),
+        )
+    )
     assert len(chunks) == 3
     s = recorded.one_call()
     assert s.status == "ok"
@@ -211,9 +228,11 @@ def test_a_stream_that_ends_early_is_marked_incomplete(provider, recorded, instr
 def test_an_error_event_mid_stream_is_an_error_span(provider, recorded, instrumented):
     instrumented("openai")
     with pytest.raises(openai.APIError, match="overloaded mid-stream"):
-        list(client(provider).chat.completions.create(
-            model="gpt-4o", messages=MESSAGES, stream=True, **scenario("stream_error")
-        ))
+        list(
+            client(provider).chat.completions.create(
+                model="gpt-4o", messages=MESSAGES, stream=True, **scenario("stream_error")
+            )
+        )
     s = recorded.one_call()
     assert (s.status, s.error_type) == ("error", "APIError")
 
@@ -283,7 +302,9 @@ def test_legacy_completions(provider, recorded, instrumented):
     client(provider).completions.create(model="gpt-4o-mini", prompt="Say hello")
     call = recorded.one_call().llm
     assert (call.operation, call.input_tokens, call.finish_reasons) == (
-        "text_completion", 1200, ["length"],
+        "text_completion",
+        1200,
+        ["length"],
     )
 
 

@@ -28,9 +28,15 @@ def test_spans_leave_with_genai_names_beside_the_store(tmp_path):
         spanwise.configure("trace", home=tmp_path, otlp_endpoint=receiver.url)
         with spanwise.span("answer question", kind="agent") as root:
             spanwise.record_llm_call(
-                provider="anthropic", model="claude-haiku-4-5", input_tokens=100,
-                cache_read_tokens=2000, cache_write_tokens=500, output_tokens=250,
-                streamed=True, time_to_first_token_ms=120.0, finish_reasons=["end_turn"],
+                provider="anthropic",
+                model="claude-haiku-4-5",
+                input_tokens=100,
+                cache_read_tokens=2000,
+                cache_write_tokens=500,
+                output_tokens=250,
+                streamed=True,
+                time_to_first_token_ms=120.0,
+                finish_reasons=["end_turn"],
             )
         spanwise.shutdown()
     assert receiver.requests[0]["path"] == "/v1/traces"
@@ -180,5 +186,3 @@ def test_endpoint_and_retry_after_parsing():
 def test_a_bad_endpoint_is_a_one_line_config_error(tmp_path):
     with pytest.raises(spanwise.ConfigError, match="invalid OTLP endpoint"):
         spanwise.configure("trace", home=tmp_path, otlp_endpoint="localhost:4318")
-
-

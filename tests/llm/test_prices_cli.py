@@ -29,12 +29,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     spanwise.configure("trace")
     with spanwise.span("nightly batch"):
         for _ in range(2):
-            spanwise.record_llm_call(provider="openai", model="gpt-4o-mini", input_tokens=1000,
-                                     output_tokens=500)
-        spanwise.record_llm_call(provider="acme", model="acme-finetune-7", input_tokens=2000,
-                                 output_tokens=100)
-        spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=None,
-                                 output_tokens=None, streamed=True)
+            spanwise.record_llm_call(
+                provider="openai", model="gpt-4o-mini", input_tokens=1000, output_tokens=500
+            )
+        spanwise.record_llm_call(
+            provider="acme", model="acme-finetune-7", input_tokens=2000, output_tokens=100
+        )
+        spanwise.record_llm_call(
+            provider="openai", model="gpt-4o", input_tokens=None, output_tokens=None, streamed=True
+        )
     spanwise.shutdown()
     return home
 
@@ -51,7 +54,7 @@ def test_prices_check_lists_models_without_a_price_and_why(home):
     text = run("prices", "check")
     assert "2 model(s) without a price" in text
     assert "acme-finetune-7" in text
-    assert "no price known: add [prices.\"MODEL\"] to config.toml" in text
+    assert 'no price known: add [prices."MODEL"] to config.toml' in text
     assert "gpt-4o " in text and "no usage reported (tokens unknown)" in text
     assert "gpt-4o-mini" not in text.split("priced by")[0]
     assert "priced by genai-prices" in text and "2 call(s)" in text
@@ -95,9 +98,11 @@ def test_reprice_writes_costs_sources_and_trace_totals(home):
     data = json.loads(run("reprice", "--json"))
     assert (data["calls"], data["changed"], data["dry_run"]) == (4, 3, False)
     con = sqlite3.connect(home / "spanwise.db")
-    rows = dict(con.execute(
-        "SELECT request_model, cost_usd FROM llm_calls WHERE price_source = 'override'"
-    ).fetchall())
+    rows = dict(
+        con.execute(
+            "SELECT request_model, cost_usd FROM llm_calls WHERE price_source = 'override'"
+        ).fetchall()
+    )
     con.close()
     assert rows["acme-finetune-7"] == pytest.approx((2000 * 4.0 + 100 * 8.0) / 1e6)
     assert rows["gpt-4o-mini"] == pytest.approx((1000 * 0.30 + 500 * 1.20) / 1e6)
@@ -108,8 +113,9 @@ def test_reprice_writes_costs_sources_and_trace_totals(home):
 
 
 def test_a_bad_since_is_one_line_and_exit_1(home):
-    result = CliRunner().invoke(cli, ["reprice", "--since", "last tuesday"],
-                                obj={"console": Console(file=StringIO())})
+    result = CliRunner().invoke(
+        cli, ["reprice", "--since", "last tuesday"], obj={"console": Console(file=StringIO())}
+    )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: invalid --since 'last tuesday': expected a duration like 30m, 1h, 7d or a "

@@ -73,8 +73,9 @@ def test_anthropic_system_prompt_and_streamed_blocks(provider, tmp_path, instrum
     instrumented("anthropic")
     spanwise.configure("trace", home=tmp_path, capture_content=True)
     with anthropic.Anthropic(base_url=provider.url, api_key="sk-ant-test") as c:
-        with c.messages.stream(model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES,
-                               system="You are terse.") as stream:
+        with c.messages.stream(
+            model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES, system="You are terse."
+        ) as stream:
             stream.until_done()
     (call,) = blobs_of(tmp_path)
     assert call["system"] == "You are terse."
@@ -101,8 +102,13 @@ def test_a_repeated_large_prompt_is_stored_once(provider, tmp_path, instrumented
 
 def test_long_texts_are_capped_and_marked(tmp_path):
     spanwise.configure("trace", home=tmp_path, capture_content=True)
-    spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1,
-                             prompt="x" * (MAX_STRING_CHARS + 500))
+    spanwise.record_llm_call(
+        provider="openai",
+        model="gpt-4o",
+        input_tokens=1,
+        output_tokens=1,
+        prompt="x" * (MAX_STRING_CHARS + 500),
+    )
     (call,) = blobs_of(tmp_path)
     assert call["prompt"] == "x" * MAX_STRING_CHARS + "…[truncated 500 chars]"
     con = sqlite3.connect(tmp_path / "spanwise.db")
@@ -118,8 +124,13 @@ def test_a_failing_redaction_hook_stores_the_placeholder(tmp_path, internal_erro
     remove = _redact.add_redaction_hook(hook)
     try:
         spanwise.configure("trace", home=tmp_path, capture_content=True)
-        spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=1,
-                                 output_tokens=1, prompt="customer 4421 asked about refunds")
+        spanwise.record_llm_call(
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=1,
+            output_tokens=1,
+            prompt="customer 4421 asked about refunds",
+        )
         (call,) = blobs_of(tmp_path)
     finally:
         remove()
@@ -136,20 +147,36 @@ _B64URL = _ALNUM + "-_"
 def _secrets() -> st.SearchStrategy[str]:
     text = st.text
     return st.one_of(
-        st.builds(lambda p, b: f"sk-{p}{b}", st.sampled_from(["", "proj-", "ant-"]),
-                  text(_ALNUM, min_size=20, max_size=48)),
+        st.builds(
+            lambda p, b: f"sk-{p}{b}",
+            st.sampled_from(["", "proj-", "ant-"]),
+            text(_ALNUM, min_size=20, max_size=48),
+        ),
         st.builds(lambda b: f"Bearer {b}", text(_ALNUM + "-._", min_size=12, max_size=40)),
-        st.builds(lambda b: f"AKIA{b}", text(string.ascii_uppercase + string.digits,
-                                              min_size=16, max_size=16)),
-        st.builds(lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}", text(_B64URL, min_size=8, max_size=30),
-                  text(_B64URL, min_size=8, max_size=30), text(_B64URL, min_size=8, max_size=30)),
+        st.builds(
+            lambda b: f"AKIA{b}",
+            text(string.ascii_uppercase + string.digits, min_size=16, max_size=16),
+        ),
+        st.builds(
+            lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}",
+            text(_B64URL, min_size=8, max_size=30),
+            text(_B64URL, min_size=8, max_size=30),
+            text(_B64URL, min_size=8, max_size=30),
+        ),
         st.builds(lambda b: f"ghp_{b}", text(_ALNUM, min_size=36, max_size=36)),
     )
 
 
 _SURROUNDING = st.text(" .,;:!?()\n\täö漢字", max_size=20)
-_PLACES = ["user message", "system prompt", "response", "tool arguments", "secret-named key",
-           "secret-named attribute", "attribute text"]
+_PLACES = [
+    "user message",
+    "system prompt",
+    "response",
+    "tool arguments",
+    "secret-named key",
+    "secret-named attribute",
+    "attribute text",
+]
 
 
 def _record(secret: str, place: str, before: str, after: str) -> None:
@@ -172,29 +199,47 @@ def _record(secret: str, place: str, before: str, after: str) -> None:
         attributes["http.request.header.authorization"] = secret
     else:
         attributes["user.note"] = text
-    spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=3, output_tokens=1,
-                             prompt=prompt, system=system, response=response,
-                             attributes=attributes)
+    spanwise.record_llm_call(
+        provider="openai",
+        model="gpt-4o",
+        input_tokens=3,
+        output_tokens=1,
+        prompt=prompt,
+        system=system,
+        response=response,
+        attributes=attributes,
+    )
 
 
 def _sink_bytes(home: Path, jsonl: Path, receiver: OtlpReceiver) -> dict[str, bytes]:
     spanwise.flush()
     store = b"".join(p.read_bytes() for p in home.glob("spanwise.db*"))
-    return {"store": store, "jsonl": jsonl.read_bytes(),
-            "otlp": b"".join(r["body"] for r in receiver.requests)}
+    return {
+        "store": store,
+        "jsonl": jsonl.read_bytes(),
+        "otlp": b"".join(r["body"] for r in receiver.requests),
+    }
 
 
 def test_no_generated_secret_survives_in_any_sink(tmp_path):
     home, jsonl = tmp_path / "home", tmp_path / "calls.jsonl"
     with OtlpReceiver() as receiver:
-        spanwise.configure("trace", home=home, capture_content=True, jsonl_path=str(jsonl),
-                           otlp_endpoint=receiver.url)
+        spanwise.configure(
+            "trace",
+            home=home,
+            capture_content=True,
+            jsonl_path=str(jsonl),
+            otlp_endpoint=receiver.url,
+        )
         _record("plain-visible-marker", "user message", "", "")
         sinks = _sink_bytes(home, jsonl, receiver)
         assert all(b"plain-visible-marker" in data for data in sinks.values())  # sinks work
 
-        @settings(max_examples=40, deadline=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
         @given(secret=_secrets(), before=_SURROUNDING, after=_SURROUNDING)
         def check(secret: str, before: str, after: str) -> None:
             for place in _PLACES:  # every place, every example
@@ -211,9 +256,10 @@ def test_no_generated_secret_survives_in_any_sink(tmp_path):
 def test_secret_keys_in_a_real_clients_transcript_are_redacted(provider, tmp_path, instrumented):
     instrumented("openai")
     spanwise.configure("trace", home=tmp_path, capture_content=True)
-    messages = [{"role": "user", "content": "deploy with password hunter2hunter2 please",
-                 "name": "ops"},
-                {"role": "user", "content": "Authorization: Bearer abcdefghijklmnop1234"}]
+    messages = [
+        {"role": "user", "content": "deploy with password hunter2hunter2 please", "name": "ops"},
+        {"role": "user", "content": "Authorization: Bearer abcdefghijklmnop1234"},
+    ]
     with openai.OpenAI(base_url=provider.url + "/v1", api_key="sk-test") as c:
         c.chat.completions.create(model="gpt-4o", messages=messages)
     (call,) = blobs_of(tmp_path)

@@ -52,8 +52,9 @@ def pg_client(pg_sample: str) -> Iterator[TestClient]:
         ({"session": "nul\u0000byte"}, []),
     ],
 )
-def test_trace_list_filters_on_postgres(pg_client: TestClient, query: dict[str, str],
-                                        expected: list[str]) -> None:
+def test_trace_list_filters_on_postgres(
+    pg_client: TestClient, query: dict[str, str], expected: list[str]
+) -> None:
     assert row_names(pg_client.get("/", params=query).text) == expected
     api = pg_client.get("/api/traces", params=query).json()["items"]
     assert [t["name"] for t in api] == expected
@@ -64,8 +65,11 @@ def test_trace_page_and_llm_span_on_postgres(pg_client: TestClient) -> None:
     assert t["cost_usd"] == pytest.approx(0.0075) and t["models"] == ["claude-sonnet-4-0", "gpt-4o"]
     html = pg_client.get(f"/traces/{t['trace_id']}").text
     assert len(re.findall(r'<rect class="bar ', html)) == 5
-    gpt = next(s for s in pg_client.get(f"/api/traces/{t['trace_id']}").json()["spans"]
-               if s["model"] == "gpt-4o")
+    gpt = next(
+        s
+        for s in pg_client.get(f"/api/traces/{t['trace_id']}").json()["spans"]
+        if s["model"] == "gpt-4o"
+    )
     page = text(pg_client.get(f"/traces/{t['trace_id']}", params={"span": gpt["span_id"]}).text)
     assert "Input tokens 1,000" in page and "Cost $0.004500" in page
     assert "user What is in my cart?" in page
@@ -77,14 +81,19 @@ def test_cost_latency_and_health_on_postgres(pg_url: str, tmp_path: Path) -> Non
     for ms in range(1, 101):
         with spanwise.span("fetch page"):
             clock.advance(ms=ms)
-    spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=1_000_000,
-                             output_tokens=0)
+    spanwise.record_llm_call(
+        provider="openai", model="gpt-4o", input_tokens=1_000_000, output_tokens=0
+    )
     spanwise.shutdown()
     spanwise.configure("off")
     with make_client(pg_url) as c:
         fetch = next(r for r in c.get("/api/latency").json()["rows"] if r["name"] == "fetch page")
         assert (fetch["count"], fetch["p50_ns"], fetch["p95_ns"], fetch["p99_ns"]) == (
-            100, 50_000_000, 95_000_000, 99_000_000)
+            100,
+            50_000_000,
+            95_000_000,
+            99_000_000,
+        )
         cost = c.get("/api/cost", params={"since": "7d"}).json()
         assert [(r["model"], r["cost_usd"]) for r in cost["rows"]] == [("gpt-4o", 2.5)]
         assert cost["rows"][0]["bucket"] % DAY_NS == 0
@@ -103,13 +112,15 @@ def test_prune_and_export_on_postgres(pg_url: str, tmp_path: Path) -> None:
     assert code == 0 and "deleted 3 traces, 2 unused blobs" in out
     code, out = invoke("export", "--store", pg_url)
     assert sorted(json.loads(line)["name"] for line in out.splitlines()) == [
-        f"batch job #{i}" for i in range(4)]
+        f"batch job #{i}" for i in range(4)
+    ]
 
 
 def test_fuzzed_api_has_no_server_errors_on_postgres(pg_sample: str) -> None:
     app = create_app(ServerConfig(store_url=pg_sample))
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app,
-                                            headers={"host": "127.0.0.1:7842"})
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", app, headers={"host": "127.0.0.1:7842"}
+    )
     for result in schema.get_all_operations():
         operation = result.ok()
         assert _run(operation, GenerationMode.POSITIVE, examples=10) > 0

@@ -27,9 +27,13 @@ MIGRATE = "from spanwise.store import open_database; open_database({url!r}).clos
 
 
 def python(code: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(procs: list[subprocess.Popen[str]]) -> list[str]:
@@ -78,8 +82,10 @@ def test_several_programs_write_one_database(pg_url: str) -> None:
     procs = [python(PROGRAM.format(n=n), {**env, "WHO": str(w)}) for w in range(4)]
     # A fifth program joins one distributed trace from three processes at once.
     shared = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    procs += [python(PROGRAM.format(n=5), {**env, "WHO": f"shared{w}", "TRACEPARENT": shared})
-              for w in range(3)]
+    procs += [
+        python(PROGRAM.format(n=5), {**env, "WHO": f"shared{w}", "TRACEPARENT": shared})
+        for w in range(3)
+    ]
     finish(procs)
     listing = json.loads(run_cli("traces", "--store", pg_url, "--json", "--limit", "1000"))
     assert len(listing) == 4 * n + 1
@@ -93,8 +99,9 @@ def test_several_programs_write_one_database(pg_url: str) -> None:
     assert cost[0]["cost_usd"] == pytest.approx((4 * n + 15) * (100 * 2.5e-6 + 10 * 1e-5))
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT COUNT(*) FROM blobs").fetchone() == (1,)
-        drops = conn.execute("SELECT SUM(queue_full + shutdown + write_error), COUNT(*) "
-                             "FROM pipeline_stats").fetchone()
+        drops = conn.execute(
+            "SELECT SUM(queue_full + shutdown + write_error), COUNT(*) FROM pipeline_stats"
+        ).fetchone()
     assert drops is not None and drops[0] == 0
 
 
@@ -139,16 +146,21 @@ def test_two_servers_share_one_database(pg_url: str, tmp_path: Path) -> None:
                         # the same trace gets a span through the other server as well
                         extra = json_request(trace_hex=f"{i + 1:032x}")
                         spans = extra["resourceSpans"][0]["scopeSpans"][0]["spans"]
-                        spans[:] = [dict(spans[0], spanId=f"{i + 1:08x}{first:08x}",
-                                         parentSpanId="eee19b7ec3c1b174", name="extra")]
+                        spans[:] = [
+                            dict(
+                                spans[0],
+                                spanId=f"{i + 1:08x}{first:08x}",
+                                parentSpanId="eee19b7ec3c1b174",
+                                name="extra",
+                            )
+                        ]
                         other = servers[1] if server is servers[0] else servers[0]
                         r = httpx.post(other.url + "/v1/traces", json=extra)
                         assert r.status_code == 200
             except BaseException as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=send, args=(s, k * 30))
-                   for k, s in enumerate(servers)]
+        threads = [threading.Thread(target=send, args=(s, k * 30)) for k, s in enumerate(servers)]
         for t in threads:
             t.start()
         for t in threads:
@@ -159,7 +171,8 @@ def test_two_servers_share_one_database(pg_url: str, tmp_path: Path) -> None:
             assert len(listing["items"]) == 60
             assert {t["span_count"] for t in listing["items"]} == {3}
             assert sum(t["cost_usd"] for t in listing["items"]) == pytest.approx(
-                60 * (2000 * 2.5e-6 + 400 * 1e-5))
+                60 * (2000 * 2.5e-6 + 400 * 1e-5)
+            )
         health = httpx.get(servers[0].url + "/api/health").json()
         assert health["dialect"] == "postgresql" and "***" not in health["store"]
     finally:
@@ -182,16 +195,36 @@ def test_otel_sdk_to_a_server_on_postgres(pg_url: str, tmp_path: Path) -> None:
 def test_bulk_inserts_store_the_same_rows_as_single_inserts(pg_url: str) -> None:
     """Plain multi-row inserts go through COPY; what lands is what was given."""
     db = open_database(pg_url)
-    rows = [(f"{i:032x}", f"{i:016x}", None if i % 2 else "ab" * i, f"näme ✓ \\ \t {i}", "llm",
-             2**62 + i, 2**62 + i + 1, 1, "ok", None, 'quote " and \n newline', '{"k": [1, 2]}',
-             None, i) for i in range(20)]
-    cols = ("trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status, "
-            "error_type, error_message, attributes, events, pid")
+    rows = [
+        (
+            f"{i:032x}",
+            f"{i:016x}",
+            None if i % 2 else "ab" * i,
+            f"näme ✓ \\ \t {i}",
+            "llm",
+            2**62 + i,
+            2**62 + i + 1,
+            1,
+            "ok",
+            None,
+            'quote " and \n newline',
+            '{"k": [1, 2]}',
+            None,
+            i,
+        )
+        for i in range(20)
+    ]
+    cols = (
+        "trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status, "
+        "error_type, error_message, attributes, events, pid"
+    )
     with db.transaction() as cur:
         cur.executemany(f"INSERT INTO spans ({cols}) VALUES ({', '.join(['%s'] * 14)})", rows)
         cur.executemany(
             "INSERT INTO blobs (hash, size, content) VALUES (%s, %s, %s) ON CONFLICT (hash) "
-            "DO NOTHING", [("h1", 1, "x"), ("h1", 1, "x")] * 5)
+            "DO NOTHING",
+            [("h1", 1, "x"), ("h1", 1, "x")] * 5,
+        )
     stored = db.query(f"SELECT {cols} FROM spans ORDER BY pid")
     assert [tuple(r) for r in stored] == rows
     assert db.query("SELECT COUNT(*) FROM blobs") == [(1,)]

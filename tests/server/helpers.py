@@ -31,33 +31,48 @@ def record_sample(home: Path, store: str | None = None, *, start_ns: int | None 
     - XSS_NAME (no session): one span with a hostile attribute key and value.
     """
     clock = FakeClock(start_ns if start_ns is not None else time.time_ns() - 3_600 * 10**9)
-    spanwise.configure("trace", home=home, store=store, capture_content=True, clock=clock,
-                       session="s-alpha")
+    spanwise.configure(
+        "trace", home=home, store=store, capture_content=True, clock=clock, session="s-alpha"
+    )
     with spanwise.span("checkout flow", kind="workflow"):
         with spanwise.span("load", kind="node"):
             clock.advance(ms=5)
         clock.advance(ms=40)  # a recorded call ends now and started duration_ms ago
         spanwise.record_llm_call(
-            provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=200,
-            duration_ms=40, prompt=[{"role": "user", "content": "What is in my cart?"}],
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=1000,
+            output_tokens=200,
+            duration_ms=40,
+            prompt=[{"role": "user", "content": "What is in my cart?"}],
             response="Two books.",
         )
         with spanwise.span("search", kind="tool"):
             clock.advance(ms=20)
         clock.advance(ms=30)
         spanwise.record_llm_call(
-            provider="anthropic", model="claude-sonnet-4-0", input_tokens=500,
-            output_tokens=100, duration_ms=30, usage_convention="inclusive",
+            provider="anthropic",
+            model="claude-sonnet-4-0",
+            input_tokens=500,
+            output_tokens=100,
+            duration_ms=30,
+            usage_convention="inclusive",
         )
     spanwise.flush()
-    spanwise.configure("trace", home=home, store=store, capture_content=True, clock=clock,
-                       session="s-beta")
+    spanwise.configure(
+        "trace", home=home, store=store, capture_content=True, clock=clock, session="s-beta"
+    )
     clock.advance(s=60)
     try:
         with spanwise.span("failing run", kind="workflow"):
             clock.advance(ms=10)
-            spanwise.record_llm_call(provider="acme", model="mystery-model-x", input_tokens=10,
-                                     output_tokens=5, duration_ms=10)
+            spanwise.record_llm_call(
+                provider="acme",
+                model="mystery-model-x",
+                input_tokens=10,
+                output_tokens=5,
+                duration_ms=10,
+            )
             with spanwise.span("flaky tool", kind="tool"):
                 clock.advance(ms=3)
                 raise RuntimeError("upstream said no")
@@ -72,8 +87,15 @@ def record_sample(home: Path, store: str | None = None, *, start_ns: int | None 
     spanwise.configure("off")
 
 
-def record_many(home: Path, count: int, store: str | None = None, *, start_ns: int,
-                step_ns: int = 10**9, name: str = "batch job") -> None:
+def record_many(
+    home: Path,
+    count: int,
+    store: str | None = None,
+    *,
+    start_ns: int,
+    step_ns: int = 10**9,
+    name: str = "batch job",
+) -> None:
     """``count`` one-span traces named ``name #i``, ``step_ns`` apart from ``start_ns``."""
     clock = FakeClock(start_ns)
     spanwise.configure("trace", home=home, store=store, clock=clock)
@@ -98,16 +120,29 @@ def free_port() -> int:
 class LiveServer:
     """``spanwise serve`` in a child process on a free loopback port."""
 
-    def __init__(self, store: str, *, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, store: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = store
-        cmd = [sys.executable, "-m", "spanwise.cli", "serve", "--port", str(self.port),
-               "--store", store, *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "spanwise.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--store",
+            store,
+            *args,
+        ]
         self.proc = subprocess.Popen(
-            cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            cmd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self._wait_ready(headers=_auth(env))
 

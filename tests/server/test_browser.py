@@ -15,8 +15,16 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from server.helpers import XSS_NAME, LiveServer, record_sample, sqlite_url
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -134,8 +142,11 @@ def test_xss_trace_page_shows_the_name_as_text(page: Page) -> None:
 
 
 def test_other_pages_render(page: Page) -> None:
-    for path, marker in (("/latency", "#latency-table"), ("/efficiency", "h1"),
-                         ("/health", "#ingest-health")):
+    for path, marker in (
+        ("/latency", "#latency-table"),
+        ("/efficiency", "h1"),
+        ("/health", "#ingest-health"),
+    ):
         page.goto(path)
         expect(page.locator(marker)).to_be_visible()
     expect(page.locator("#store-health")).to_contain_text("traces")

@@ -20,25 +20,46 @@ from spanwise.store._cost_rollup import HOUR_NS, CostRollup
 from spanwise.store._dashboard_queries import cost_over_time
 from spanwise.store._retention import delete_traces
 
-MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-0"),
-          ("google", "gemini-2.5-pro"), ("google", "gemini-2.0-flash"), ("acme", "nobody-knows"),
-          ("openai", "my-finetune")]
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-0"),
+    ("google", "gemini-2.5-pro"),
+    ("google", "gemini-2.0-flash"),
+    ("acme", "nobody-knows"),
+    ("openai", "my-finetune"),
+]
 PRICER = Pricer({"my-finetune": PriceOverride(input_mtok=1.0, output_mtok=2.0)})
 FAST = FastPrices(PRICER)
 
 
 @settings(max_examples=300, deadline=None)
-@given(model=st.sampled_from(MODELS), inp=st.integers(0, 2_000_000),
-       out=st.integers(0, 100_000), read_share=st.floats(0, 1), write_share=st.floats(0, 1))
-def test_fast_prices_equal_the_pricer(model: tuple[str, str], inp: int, out: int,
-                                      read_share: float, write_share: float) -> None:
+@given(
+    model=st.sampled_from(MODELS),
+    inp=st.integers(0, 2_000_000),
+    out=st.integers(0, 100_000),
+    read_share=st.floats(0, 1),
+    write_share=st.floats(0, 1),
+)
+def test_fast_prices_equal_the_pricer(
+    model: tuple[str, str], inp: int, out: int, read_share: float, write_share: float
+) -> None:
     read = int(inp * read_share)
     write = int((inp - read) * write_share) if model[0] == "anthropic" else 0
-    call = LlmCall(model[0], model[1], input_tokens=inp, output_tokens=out,
-                   cache_read_tokens=read or None, cache_write_tokens=write or None)
+    call = LlmCall(
+        model[0],
+        model[1],
+        input_tokens=inp,
+        output_tokens=out,
+        cache_read_tokens=read or None,
+        cache_write_tokens=write or None,
+    )
     slow, fast = PRICER.price(call), FAST.price(call)
-    assert (fast.available, fast.source, fast.version) == (slow.available, slow.source,
-                                                           slow.version)
+    assert (fast.available, fast.source, fast.version) == (
+        slow.available,
+        slow.source,
+        slow.version,
+    )
     if slow.cost_usd is None:
         assert fast.cost_usd is None
     else:
@@ -62,8 +83,9 @@ def _write(db: object, rng: random.Random, trace: int, start: int) -> None:
         s.start_ns = start + rng.randint(0, 3 * 3_600) * 10**9
         s.end_ns = s.start_ns + 10**6
         provider, model = rng.choice(MODELS)
-        call = LlmCall(provider, model, input_tokens=rng.randint(1, 5000),
-                       output_tokens=rng.randint(1, 500))
+        call = LlmCall(
+            provider, model, input_tokens=rng.randint(1, 5000), output_tokens=rng.randint(1, 500)
+        )
         call.cost_usd = None if model == "nobody-knows" else rng.random() / 100
         call.priced = True
         set_span_fields(s, llm=call)
@@ -78,10 +100,13 @@ def _same(rollup: CostRollup, db: object) -> None:
     fast = rollup.series(db, None, HOUR_NS)  # type: ignore[arg-type]
     full = [r for r in cost_over_time(db, None, HOUR_NS) if r["calls"]]  # type: ignore[arg-type]
     key = lambda r: (r["bucket"], r["model"] or "")  # noqa: E731
-    assert [(key(r), r["calls"], r["input_tokens"], r["output_tokens"], r["unpriced_calls"])
-            for r in sorted(fast, key=key)] == [
+    assert [
         (key(r), r["calls"], r["input_tokens"], r["output_tokens"], r["unpriced_calls"])
-        for r in sorted(full, key=key)]
+        for r in sorted(fast, key=key)
+    ] == [
+        (key(r), r["calls"], r["input_tokens"], r["output_tokens"], r["unpriced_calls"])
+        for r in sorted(full, key=key)
+    ]
     for a, b in zip(sorted(fast, key=key), sorted(full, key=key), strict=True):
         assert a["cost_usd"] == pytest.approx(b["cost_usd"])
 

@@ -46,17 +46,25 @@ def sdk_request(session: str = "sess-1") -> bytes:
     with tracer.start_as_current_span("agent") as root:
         root.set_attribute("session.id", session)
         with tracer.start_as_current_span("chat gpt-4o") as s:
-            s.set_attributes({
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1000,
-                "gen_ai.usage.output_tokens": 100,
-            })
+            s.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.usage.input_tokens": 1000,
+                    "gen_ai.usage.output_tokens": 100,
+                }
+            )
         with tracer.start_as_current_span("chat homegrown") as s:
-            s.set_attributes({
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "acme",
-                "gen_ai.request.model": "homegrown-7b", "gen_ai.usage.input_tokens": 5,
-                "gen_ai.usage.output_tokens": 5,
-            })
+            s.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "acme",
+                    "gen_ai.request.model": "homegrown-7b",
+                    "gen_ai.usage.input_tokens": 5,
+                    "gen_ai.usage.output_tokens": 5,
+                }
+            )
     provider.shutdown()
     return bytes(encode_spans(collect.spans).SerializeToString())
 
@@ -67,27 +75,53 @@ TRACE_HEX = "5b8efff798038103d269b633813fc60c"
 def json_request(trace_hex: str = TRACE_HEX, bad_span: bool = False) -> dict[str, Any]:
     """OTLP/JSON as the specification writes it: hex ids, integer enums, string int64."""
     spans = [
-        {"traceId": trace_hex, "spanId": "eee19b7ec3c1b174", "name": "json root", "kind": 2,
-         "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000",
-         "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}}]},
-        {"traceId": trace_hex, "spanId": "eee19b7ec3c1b175", "parentSpanId": "eee19b7ec3c1b174",
-         "name": "chat", "kind": 3, "startTimeUnixNano": "1544712660100000000",
-         "endTimeUnixNano": "1544712660900000000",
-         "status": {"code": 2, "message": "rate limited"},
-         "attributes": [
-             {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
-             {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
-             {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
-             {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "2000"}},
-             {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 400}},
-         ]},
+        {
+            "traceId": trace_hex,
+            "spanId": "eee19b7ec3c1b174",
+            "name": "json root",
+            "kind": 2,
+            "startTimeUnixNano": "1544712660000000000",
+            "endTimeUnixNano": "1544712661000000000",
+            "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}}],
+        },
+        {
+            "traceId": trace_hex,
+            "spanId": "eee19b7ec3c1b175",
+            "parentSpanId": "eee19b7ec3c1b174",
+            "name": "chat",
+            "kind": 3,
+            "startTimeUnixNano": "1544712660100000000",
+            "endTimeUnixNano": "1544712660900000000",
+            "status": {"code": 2, "message": "rate limited"},
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "2000"}},
+                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 400}},
+            ],
+        },
     ]
     if bad_span:
-        spans.append({"traceId": "not-hex", "spanId": "0011223344556677", "name": "bad",
-                      "startTimeUnixNano": "1", "endTimeUnixNano": "2"})
-    return {"resourceSpans": [{"resource": {"attributes": [
-        {"key": "service.name", "value": {"stringValue": "json-sender"}}]},
-        "scopeSpans": [{"scope": {"name": "manual"}, "spans": spans}]}]}
+        spans.append(
+            {
+                "traceId": "not-hex",
+                "spanId": "0011223344556677",
+                "name": "bad",
+                "startTimeUnixNano": "1",
+                "endTimeUnixNano": "2",
+            }
+        )
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "json-sender"}}]
+                },
+                "scopeSpans": [{"scope": {"name": "manual"}, "spans": spans}],
+            }
+        ]
+    }
 
 
 @pytest.fixture
@@ -180,9 +214,29 @@ def test_unsupported_content_type_is_415_in_json(ingest: TestClient) -> None:
         (PB, b"\xff\xff\xff garbage"),
         (JS, b"{not json"),
         (JS, b'{"resourceSpans": {"oops": 1}}'),
-        (JS, json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
-            {"traceId": TRACE_HEX, "spanId": "eee19b7ec3c1b174", "name": "x",
-             "startTimeUnixNano": "soon"}]}]}]}).encode()),
+        (
+            JS,
+            json.dumps(
+                {
+                    "resourceSpans": [
+                        {
+                            "scopeSpans": [
+                                {
+                                    "spans": [
+                                        {
+                                            "traceId": TRACE_HEX,
+                                            "spanId": "eee19b7ec3c1b174",
+                                            "name": "x",
+                                            "startTimeUnixNano": "soon",
+                                        }
+                                    ]
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ).encode(),
+        ),
         ({**JS, "content-encoding": "gzip"}, b"not gzip at all"),
         ({**JS, "content-encoding": "gzip"}, gzip.compress(b"{}" * 1000)[:-20]),
     ],
@@ -221,8 +275,7 @@ def test_body_over_64_mib_is_413(ingest: TestClient) -> None:
 def test_gzip_bomb_is_413_after_decompression(ingest: TestClient) -> None:
     bomb = gzip.compress(b"\0" * (65 * MIB), compresslevel=9)
     assert len(bomb) < MIB
-    r = ingest.post("/v1/traces", content=bomb,
-                    headers={**PB, "content-encoding": "gzip"})
+    r = ingest.post("/v1/traces", content=bomb, headers={**PB, "content-encoding": "gzip"})
     assert r.status_code == 413
     assert "after decompression" in _status_message(r.content)
     assert ingest.get("/api/health").json()["ingest"]["rejected"]["too_large"] == 1
@@ -262,8 +315,13 @@ def test_empty_request_is_success(ingest: TestClient) -> None:
 
 
 def test_hostile_attributes_are_stored_verbatim_or_capped(ingest: TestClient) -> None:
-    nasty = {"__proto__": "x", "constructor": "<script>", "../../etc/passwd": "\u0000nul",
-             "k" * 5000: "long key", "deep": {"kvlistValue": None}}
+    nasty = {
+        "__proto__": "x",
+        "constructor": "<script>",
+        "../../etc/passwd": "\u0000nul",
+        "k" * 5000: "long key",
+        "deep": {"kvlistValue": None},
+    }
     attrs = [{"key": k, "value": {"stringValue": v}} for k, v in nasty.items() if k != "deep"]
     deep: dict[str, Any] = {"stringValue": "bottom"}
     for _ in range(50):

@@ -27,8 +27,11 @@ class ThreadedServer:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 20
@@ -66,8 +69,9 @@ def test_a_full_queue_is_refused_with_503(small_queue: ThreadedServer, store_pat
     results: dict[str, int] = {}
 
     def post(name: str, n: int) -> None:
-        results[name] = httpx.post(small_queue.url + "/v1/traces", json=_payload(n),
-                                   timeout=60).status_code
+        results[name] = httpx.post(
+            small_queue.url + "/v1/traces", json=_payload(n), timeout=60
+        ).status_code
 
     first = threading.Thread(target=post, args=("first", 1))
     first.start()

@@ -31,15 +31,18 @@ def _run(operation: Any, mode: GenerationMode, examples: int) -> int:
     calls = 0
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def check(case: Any) -> None:
         nonlocal calls
         response = case.call(headers=HOST)
         calls += 1
         case.validate_response(response, checks=[not_a_server_error])
-        if mode is GenerationMode.POSITIVE and response.status_code == 200 and (
-            case.path.startswith("/api/")
+        if (
+            mode is GenerationMode.POSITIVE
+            and response.status_code == 200
+            and (case.path.startswith("/api/"))
         ):
             case.validate_response(response)
 
@@ -47,13 +50,19 @@ def _run(operation: Any, mode: GenerationMode, examples: int) -> int:
     return calls
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                         ids=["valid", "invalid"])
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"]
+)
 def test_no_operation_fails_with_a_server_error(api_schema: Any, mode: GenerationMode) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     labels = {op.label for op in operations}
-    assert {"POST /v1/traces", "GET /api/traces", "GET /api/traces/{trace_id}",
-            "GET /api/cost", "GET /api/health"} <= labels
+    assert {
+        "POST /v1/traces",
+        "GET /api/traces",
+        "GET /api/traces/{trace_id}",
+        "GET /api/cost",
+        "GET /api/health",
+    } <= labels
     for operation in operations:
         has_inputs = bool(list(operation.iter_parameters())) or bool(list(operation.body))
         if mode is GenerationMode.NEGATIVE and not has_inputs:

@@ -64,11 +64,18 @@ def test_otel_sdk_spans_appear_in_spanwise_traces_with_costs(
     # The dashboard shows the same trace, with the tool span typed from gen_ai names.
     detail = httpx.get(f"{server.url}/api/traces/{trace['trace_id']}").json()
     kinds = {s["name"]: s["kind"] for s in detail["spans"]}
-    assert kinds == {"support agent": "agent", "chat gpt-4o-mini #0": "llm",
-                     "chat gpt-4o-mini #1": "llm", "lookup order": "tool"}
-    assert "otel-demo" in httpx.get(
-        f"{server.url}/api/traces/{trace['trace_id']}/spans/{detail['spans'][0]['span_id']}"
-    ).text
+    assert kinds == {
+        "support agent": "agent",
+        "chat gpt-4o-mini #0": "llm",
+        "chat gpt-4o-mini #1": "llm",
+        "lookup order": "tool",
+    }
+    assert (
+        "otel-demo"
+        in httpx.get(
+            f"{server.url}/api/traces/{trace['trace_id']}/spans/{detail['spans'][0]['span_id']}"
+        ).text
+    )
 
 
 def test_with_a_token_the_exporter_must_send_it(tmp_path: Path) -> None:
@@ -76,8 +83,9 @@ def test_with_a_token_the_exporter_must_send_it(tmp_path: Path) -> None:
     try:
         program = tmp_path / "otel_app.py"
         program.write_text(otel_genai_program(live.url + "/v1/traces"))
-        refused = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
-                                 timeout=60)
+        refused = subprocess.run(
+            [sys.executable, str(program)], capture_output=True, text=True, timeout=60
+        )
         assert "401" in refused.stderr  # the exporter logs the refusal
         assert run_cli("traces", "--store", live.store).strip() == "no traces recorded yet"
         send_otel_trace(live, tmp_path, token="tok-123")

@@ -63,8 +63,7 @@ def test_trace_list_shows_every_trace_newest_first(client: TestClient) -> None:
         ({"status": "error", "since": "2h", "model": "gpt-4o"}, []),
     ],
 )
-def test_trace_list_filters(client: TestClient, query: dict[str, str],
-                            expected: list[str]) -> None:
+def test_trace_list_filters(client: TestClient, query: dict[str, str], expected: list[str]) -> None:
     html = client.get("/", params=query).text
     names = row_names(html)
     api = [t["name"] for t in client.get("/api/traces", params=query).json()["items"]]
@@ -203,7 +202,7 @@ def test_debug_panels_show_errors_locks_and_diffs(tmp_path: Path) -> None:
 
 
 def test_panels_without_feature_tables_say_nothing_recorded(sample_store: str) -> None:
-    path = sample_store[len("sqlite://"):]
+    path = sample_store[len("sqlite://") :]
     with sqlite3.connect(path) as conn:
         for table in ("errors", "lock_events", "state_diffs", "efficiency"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -226,10 +225,12 @@ def test_cost_chart_by_model(tmp_path: Path) -> None:
     spanwise.configure("trace", home=home, clock=clock)
     for day in range(3):
         for _ in range(day + 1):
-            spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=1_000_000,
-                                     output_tokens=0)
-        spanwise.record_llm_call(provider="acme", model="secret-sauce", input_tokens=1,
-                                 output_tokens=1)
+            spanwise.record_llm_call(
+                provider="openai", model="gpt-4o", input_tokens=1_000_000, output_tokens=0
+            )
+        spanwise.record_llm_call(
+            provider="acme", model="secret-sauce", input_tokens=1, output_tokens=1
+        )
         clock.advance(s=86_400)
     spanwise.shutdown()
     spanwise.configure("off")
@@ -267,7 +268,11 @@ def test_latency_percentiles(tmp_path: Path) -> None:
         fetch = rows["fetch page"]
         assert fetch["count"] == 100
         assert (fetch["p50_ns"], fetch["p95_ns"], fetch["p99_ns"], fetch["max_ns"]) == (
-            50_000_000, 95_000_000, 99_000_000, 100_000_000)
+            50_000_000,
+            95_000_000,
+            99_000_000,
+            100_000_000,
+        )
         html = text(c.get("/latency").text)
         assert "fetch page internal 100 50.0ms 95.0ms 99.0ms 100.0ms 5.05s" in html
         tools = c.get("/api/latency", params={"kind": "tool"}).json()["rows"]
@@ -279,11 +284,20 @@ def test_efficiency_per_run(tmp_path: Path) -> None:
 
     home = tmp_path / "eff-home"
     spanwise.configure("trace", home=home)
-    files = {"src/client.py": "def get():\n    return 1\n" * 20,
-             "docs/notes.md": "retry notes " * 200, "src/other.py": "x = 1\n" * 500}
+    files = {
+        "src/client.py": "def get():\n    return 1\n" * 20,
+        "docs/notes.md": "retry notes " * 200,
+        "src/other.py": "x = 1\n" * 500,
+    }
     with spanwise.span("phase one"):
-        sel = select_context(files, "add a retry to the client", 400,
-                             pinned=["src/client.py"], phase="p1", run="run-42")
+        sel = select_context(
+            files,
+            "add a retry to the client",
+            400,
+            pinned=["src/client.py"],
+            phase="p1",
+            run="run-42",
+        )
         record_efficiency(sel, outcome="COMPLETE")
         record_efficiency(None, outcome="FAILED", run="run-42", phase="p2")
     spanwise.shutdown()

@@ -25,15 +25,18 @@ from spanwise.testing import FakeClock
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str]:
     out = StringIO()
-    result = CliRunner().invoke(cli, list(args), input=input,
-                                obj={"console": Console(file=out, width=120)})
+    result = CliRunner().invoke(
+        cli, list(args), input=input, obj={"console": Console(file=out, width=120)}
+    )
     return result.exit_code, out.getvalue() + result.output
 
 
 def counts(store: str) -> dict[str, int]:
-    with sqlite3.connect(store[len("sqlite://"):]) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("traces", "spans", "llm_calls", "blobs", "errors", "pipeline_stats")}
+    with sqlite3.connect(store[len("sqlite://") :]) as conn:
+        return {
+            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("traces", "spans", "llm_calls", "blobs", "errors", "pipeline_stats")
+        }
 
 
 @pytest.fixture
@@ -44,8 +47,10 @@ def aged_store(tmp_path: Path) -> str:
     record_sample(home, start_ns=time.time_ns() - 40 * DAY_NS)
     record_many(home, 25, start_ns=time.time_ns() - 35 * DAY_NS, name="old")
     record_many(home, 5, start_ns=time.time_ns() - 3_600 * 10**9, name="recent")
-    for name, clock in (("old failure", FakeClock(time.time_ns() - 31 * DAY_NS)),
-                        ("recent failure", None)):
+    for name, clock in (
+        ("old failure", FakeClock(time.time_ns() - 31 * DAY_NS)),
+        ("recent failure", None),
+    ):
         spanwise.configure("trace", home=home, clock=clock)
         with spanwise.span(name):
             capture_exception(RuntimeError(name))
@@ -89,8 +94,9 @@ def test_prune_keeps_blobs_still_in_use(tmp_path: Path) -> None:
     assert counts(store)["blobs"] == 2
     with make_client(store) as c:
         trace_id = c.get("/api/traces", params={"name": "checkout"}).json()["items"][0]["trace_id"]
-        gpt = next(s for s in c.get(f"/api/traces/{trace_id}").json()["spans"]
-                   if s["model"] == "gpt-4o")
+        gpt = next(
+            s for s in c.get(f"/api/traces/{trace_id}").json()["spans"] if s["model"] == "gpt-4o"
+        )
         detail = c.get(f"/api/traces/{trace_id}/spans/{gpt['span_id']}").json()
         assert detail["llm"]["transcript"][1]["content"] == "Two books."
 
@@ -104,24 +110,40 @@ def test_prune_rejects_bad_ages(empty_store: str, age: str) -> None:
 def test_export_jsonl_matches_the_jsonl_exporter(tmp_path: Path) -> None:
     home = tmp_path / "both"
     live_jsonl = tmp_path / "live.jsonl"
-    spanwise.configure("trace", home=home, capture_content=True,
-                       jsonl_path=str(live_jsonl))
+    spanwise.configure("trace", home=home, capture_content=True, jsonl_path=str(live_jsonl))
     with spanwise.span("exported", kind="workflow", user="ada"):
-        spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=10,
-                                 output_tokens=2, prompt="hi", response="hello")
+        spanwise.record_llm_call(
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=10,
+            output_tokens=2,
+            prompt="hi",
+            response="hello",
+        )
     spanwise.shutdown()
     spanwise.configure("off")
     out_file = tmp_path / "export.jsonl"
-    code, out = invoke("export", "--format", "jsonl", "--output", str(out_file),
-                       "--store", sqlite_url(home))
+    code, out = invoke(
+        "export", "--format", "jsonl", "--output", str(out_file), "--store", sqlite_url(home)
+    )
     assert code == 0 and "exported 2 spans" in out
     exported = sorted(read_jsonl(out_file), key=lambda r: r["span_id"])
-    live = sorted((r for r in read_jsonl(live_jsonl) if r.get("record_type") == "span"),
-                  key=lambda r: r["span_id"])
+    live = sorted(
+        (r for r in read_jsonl(live_jsonl) if r.get("record_type") == "span"),
+        key=lambda r: r["span_id"],
+    )
     assert [r["span_id"] for r in exported] == [r["span_id"] for r in live]
     for ours, theirs in zip(exported, live, strict=True):
-        for key in ("trace_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "status",
-                    "attributes"):
+        for key in (
+            "trace_id",
+            "parent_span_id",
+            "name",
+            "kind",
+            "start_ns",
+            "end_ns",
+            "status",
+            "attributes",
+        ):
             assert ours[key] == theirs[key], key
     llm = next(r for r in exported if r["kind"] == "llm")["llm"]
     assert llm["input_tokens"] == 10 and llm["cost_usd"] == pytest.approx(4.5e-5)
@@ -148,15 +170,26 @@ def test_export_otlp_ingests_back_to_the_same_totals(sample_store: str, tmp_path
     assert len(span["traceId"]) == 32 and int(span["traceId"], 16)
     with make_client(sqlite_url(tmp_path / "copy")) as c:
         for line in lines:
-            r = c.post("/v1/traces", content=line.encode(),
-                       headers={"content-type": "application/json"})
+            r = c.post(
+                "/v1/traces", content=line.encode(), headers={"content-type": "application/json"}
+            )
             assert r.status_code == 200, r.text
         copied = {t["name"]: t for t in c.get("/api/traces").json()["items"]}
     with make_client(sample_store) as c:
         original = {t["name"]: t for t in c.get("/api/traces").json()["items"]}
     assert copied.keys() == original.keys()
     for name, t in original.items():
-        for key in ("trace_id", "session_id", "span_count", "error_count", "llm_call_count",
-                    "input_tokens", "output_tokens", "unpriced_calls", "start_ns", "end_ns"):
+        for key in (
+            "trace_id",
+            "session_id",
+            "span_count",
+            "error_count",
+            "llm_call_count",
+            "input_tokens",
+            "output_tokens",
+            "unpriced_calls",
+            "start_ns",
+            "end_ns",
+        ):
             assert copied[name][key] == t[key], (name, key)
         assert copied[name]["cost_usd"] == pytest.approx(t["cost_usd"])

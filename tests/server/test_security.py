@@ -43,8 +43,11 @@ def _public(path: str) -> bool:
 
 
 def _concrete(path: str) -> str:
-    return (path.replace("{trace_id}", "0" * 31 + "1").replace("{span_id}", "0" * 15 + "1")
-            .replace("{name}", "app.css"))
+    return (
+        path.replace("{trace_id}", "0" * 31 + "1")
+        .replace("{span_id}", "0" * 15 + "1")
+        .replace("{name}", "app.css")
+    )
 
 
 def test_every_route_needs_the_token(locked: TestClient) -> None:
@@ -82,8 +85,9 @@ def test_browser_login_sets_a_cookie_that_cannot_post(locked: TestClient) -> Non
     assert r.headers["location"] == "/login?next=%2Fcost%3Fsince%3D7d"
     r = locked.post("/login", data={"token": "nope", "next": "/cost"}, follow_redirects=False)
     assert r.status_code == 401 and "wrong token" in r.text
-    r = locked.post("/login", data={"token": TOKEN, "next": "/cost?since=7d"},
-                    follow_redirects=False)
+    r = locked.post(
+        "/login", data={"token": TOKEN, "next": "/cost?since=7d"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/cost?since=7d"
     cookie = r.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
@@ -126,8 +130,10 @@ def test_non_loopback_bind_without_token_refuses_to_start(empty_store: str) -> N
     from click.testing import CliRunner
 
     result = CliRunner().invoke(
-        cli, ["serve", "--host", "0.0.0.0", "--store", empty_store],
-        obj={"console": result_console}, env={"SPANWISE_TOKEN": ""},
+        cli,
+        ["serve", "--host", "0.0.0.0", "--store", empty_store],
+        obj={"console": result_console},
+        env={"SPANWISE_TOKEN": ""},
     )
     assert result.exit_code == 1
     assert "refusing to listen on 0.0.0.0 without a token" in result.output
@@ -147,8 +153,9 @@ def test_user_strings_are_escaped_everywhere(client: TestClient) -> None:
     listing = client.get("/").text
     assert XSS_NAME not in listing
     assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in listing
-    trace_id = next(t["trace_id"] for t in client.get("/api/traces").json()["items"]
-                    if t["name"] == XSS_NAME)
+    trace_id = next(
+        t["trace_id"] for t in client.get("/api/traces").json()["items"] if t["name"] == XSS_NAME
+    )
     span_id = client.get(f"/api/traces/{trace_id}").json()["spans"][0]["span_id"]
     page = client.get(f"/traces/{trace_id}?span={span_id}").text
     assert XSS_NAME not in page and XSS_KEY not in page and "<b>bold</b>" not in page
@@ -172,10 +179,17 @@ def test_security_headers(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/static/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
-     "/static/%2e%2e/%2e%2e/etc/passwd", "/static/app.css;/../../etc/passwd",
-     "/static/..%5c..%5cetc%5cpasswd", "/static/%252e%252e%252fetc%252fpasswd",
-     "/static/templates/base.html", "/static/__init__.py", "/static/"],
+    [
+        "/static/../../../../etc/passwd",
+        "/static/..%2f..%2f..%2fetc%2fpasswd",
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/static/app.css;/../../etc/passwd",
+        "/static/..%5c..%5cetc%5cpasswd",
+        "/static/%252e%252e%252fetc%252fpasswd",
+        "/static/templates/base.html",
+        "/static/__init__.py",
+        "/static/",
+    ],
 )
 def test_no_route_reads_files_by_path(client: TestClient, path: str) -> None:
     r = client.get(path)

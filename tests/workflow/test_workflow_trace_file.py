@@ -309,14 +309,14 @@ def test_trace_and_metrics_together(tmp_path: Path, home: Path) -> None:
     assert "workflow trace file: " in result.stderr
 
 
-ODD_VALUES = '''
+ODD_VALUES = """
 class Opaque:
     def __repr__(self):
         raise RuntimeError("no repr for you")
 
 def odd():
     return {"opaque": Opaque(), "nan": float("nan"), "raw": b"\\x00\\x01", "big": "z" * 1500}
-'''
+"""
 
 
 def test_values_json_cannot_hold_do_not_break_the_run_or_the_file(
@@ -324,11 +324,14 @@ def test_values_json_cannot_hold_do_not_break_the_run_or_the_file(
 ) -> None:
     (tmp_path / "odd_values.py").write_text(ODD_VALUES, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    flow = write_workflow(tmp_path, {
-        "name": "odd",
-        "nodes": [{"id": "o", "type": "python", "params": {"callable": "odd_values:odd"}}],
-        "outputs": {"size": "${o.result.big}"},
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "odd",
+            "nodes": [{"id": "o", "type": "python", "params": {"callable": "odd_values:odd"}}],
+            "outputs": {"size": "${o.result.big}"},
+        },
+    )
     result = run_cli("run", str(flow), "--trace")
     assert result.code == 0, result.stderr
     assert result.stdout == "z" * 1500 + "\n"
@@ -343,15 +346,24 @@ def test_values_json_cannot_hold_do_not_break_the_run_or_the_file(
 
 def test_secrets_are_redacted_in_the_trace_file(tmp_path: Path, home: Path) -> None:
     key = "sk-proj-" + "a1b2c3d4" * 4
-    flow = write_workflow(tmp_path, {
-        "name": "secrets",
-        "inputs": {"api_key": {"default": key}},
-        "nodes": [
-            {"id": "call", "type": "shell",
-             "params": {"command": "echo using ${inputs.api_key}", "env": {"API_TOKEN": key}}},
-        ],
-        "outputs": {"said": "${call.stdout}"},
-    })
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "secrets",
+            "inputs": {"api_key": {"default": key}},
+            "nodes": [
+                {
+                    "id": "call",
+                    "type": "shell",
+                    "params": {
+                        "command": "echo using ${inputs.api_key}",
+                        "env": {"API_TOKEN": key},
+                    },
+                },
+            ],
+            "outputs": {"said": "${call.stdout}"},
+        },
+    )
     result = run_cli("run", str(flow), "--trace")
     assert result.code == 0, result.stderr
     assert result.stdout == f"using {key}\n"  # the run itself is untouched

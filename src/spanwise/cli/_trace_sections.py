@@ -40,8 +40,10 @@ def errors_section(db: Any, trace_id: str) -> tuple[str, Any, Any]:
 
         out.print(f"\n[bold red]Error reports[/] ({len(reports)})")
         for r in reports:
-            out.print(f"[red]{escape(r['error_type'])}[/]: {escape(r['error_message'] or '')}  "
-                      f"[dim]error {r['error_id']}[/]")
+            out.print(
+                f"[red]{escape(r['error_type'])}[/]: {escape(r['error_message'] or '')}  "
+                f"[dim]error {r['error_id']}[/]"
+            )
             frames = [f for f in r["frames"] if "file" in f]
             render_frames(out, frames[-1:])  # the failing frame and its locals
             out.print(f"  [dim]all frames: spanwise errors show {r['error_id'][:12]}[/]")
@@ -93,8 +95,10 @@ def state_section(db: Any, trace_id: str) -> tuple[str, Any, Any]:
         out.print(f"\n[bold]State diffs[/] ({len(diffs)})")
         for d in diffs:
             status = " [red](block failed)[/]" if d["status"] == "error" else ""
-            out.print(f"[bold]{escape(d['label'])}[/] {fmt_time_ns(d['time_ns'])} "
-                      f"{fmt_duration_ns(d['duration_ns'])}: {d['change_count']} change(s){status}")
+            out.print(
+                f"[bold]{escape(d['label'])}[/] {fmt_time_ns(d['time_ns'])} "
+                f"{fmt_duration_ns(d['duration_ns'])}: {d['change_count']} change(s){status}"
+            )
             for op in d["patch"][:MAX_PATCH_LINES]:
                 value = ""
                 if "value" in op:

@@ -22,14 +22,25 @@ from spanwise.cli._common import (
 @click.command("compare")
 @click.argument("first")
 @click.argument("second")
-@click.option("--ratio", default=1.2, show_default=True, type=click.FloatRange(min=1.0),
-              help="A span is slower when it took this many times longer…")
-@click.option("--min-ms", default=1.0, show_default=True, type=click.FloatRange(min=0),
-              help="…and at least this many milliseconds more.")
+@click.option(
+    "--ratio",
+    default=1.2,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="A span is slower when it took this many times longer…",
+)
+@click.option(
+    "--min-ms",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="…and at least this many milliseconds more.",
+)
 @json_option
 @store_option
-def compare_cmd(first: str, second: str, ratio: float, min_ms: float, as_json: bool,
-                store_url: str | None) -> None:
+def compare_cmd(
+    first: str, second: str, ratio: float, min_ms: float, as_json: bool, store_url: str | None
+) -> None:
     """What differs between two runs (trace ids or prefixes), matched span by span."""
     from spanwise.debug._compare import compare_traces
     from spanwise.store._queries import resolve_trace_id
@@ -42,22 +53,43 @@ def compare_cmd(first: str, second: str, ratio: float, min_ms: float, as_json: b
         return
     out = console()
     _summary(out, data["a"], data["b"])
-    _section(out, "Added in B", data["added"],
-             lambda r: f"+ {r['path']} ({fmt_duration_ns(r['duration_ns'])})")
-    _section(out, "Missing in B", data["missing"],
-             lambda r: f"- {r['path']} ({fmt_duration_ns(r['duration_ns'])})")
-    _section(out, "Slower in B", data["slower"], lambda r: (
-        f"{r['path']}: {fmt_duration_ns(r['a_ns'])} → {fmt_duration_ns(r['b_ns'])} "
-        f"(+{fmt_duration_ns(r['delta_ns'])}"
-        + (f", {r['ratio']:.1f}×)" if r["ratio"] else ")")
-    ))
-    _section(out, "Costlier in B", data["costlier"], lambda r: (
-        f"{r['path']}: {fmt_cost(r['a_cost_usd'], 1 if r['a_cost_usd'] is None else 0)} → "
-        f"{fmt_cost(r['b_cost_usd'], 1 if r['b_cost_usd'] is None else 0)}, "
-        f"{fmt_int(r['a_tokens'])} → {fmt_int(r['b_tokens'])} tokens"
-    ))
-    _section(out, "Errors that differ", data["errors"],
-             lambda r: f"{r['path']}: A {r['a'] or 'ok'} | B {r['b'] or 'ok'}")
+    _section(
+        out,
+        "Added in B",
+        data["added"],
+        lambda r: f"+ {r['path']} ({fmt_duration_ns(r['duration_ns'])})",
+    )
+    _section(
+        out,
+        "Missing in B",
+        data["missing"],
+        lambda r: f"- {r['path']} ({fmt_duration_ns(r['duration_ns'])})",
+    )
+    _section(
+        out,
+        "Slower in B",
+        data["slower"],
+        lambda r: (
+            f"{r['path']}: {fmt_duration_ns(r['a_ns'])} → {fmt_duration_ns(r['b_ns'])} "
+            f"(+{fmt_duration_ns(r['delta_ns'])}" + (f", {r['ratio']:.1f}×)" if r["ratio"] else ")")
+        ),
+    )
+    _section(
+        out,
+        "Costlier in B",
+        data["costlier"],
+        lambda r: (
+            f"{r['path']}: {fmt_cost(r['a_cost_usd'], 1 if r['a_cost_usd'] is None else 0)} → "
+            f"{fmt_cost(r['b_cost_usd'], 1 if r['b_cost_usd'] is None else 0)}, "
+            f"{fmt_int(r['a_tokens'])} → {fmt_int(r['b_tokens'])} tokens"
+        ),
+    )
+    _section(
+        out,
+        "Errors that differ",
+        data["errors"],
+        lambda r: f"{r['path']}: A {r['a'] or 'ok'} | B {r['b'] or 'ok'}",
+    )
     reports = data["error_reports"]
     labels = (("only_a", "error reports only in A"), ("only_b", "error reports only in B"))
     for key, label in labels:
@@ -74,15 +106,25 @@ def _summary(out: Any, a: dict[str, Any], b: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for col in ("", "trace", "name", "duration", "spans", "LLM calls", "tokens", "cost",
-                "errors"):
-        table.add_column(col, justify="right" if col in ("duration", "spans", "LLM calls",
-                                                         "tokens", "cost", "errors") else "left")
+    for col in ("", "trace", "name", "duration", "spans", "LLM calls", "tokens", "cost", "errors"):
+        table.add_column(
+            col,
+            justify="right"
+            if col in ("duration", "spans", "LLM calls", "tokens", "cost", "errors")
+            else "left",
+        )
     for label, t in (("A", a), ("B", b)):
-        table.add_row(label, t["trace_id"][:12], escape(t["name"] or "(unnamed)"),
-                      fmt_duration_ns(t["duration_ns"]), str(t["spans"]), str(t["llm_calls"]),
-                      fmt_int(t["tokens"]), fmt_cost(t["cost_usd"], t["unpriced_calls"]),
-                      f"[red]{t['errors']}[/]" if t["errors"] else "0")
+        table.add_row(
+            label,
+            t["trace_id"][:12],
+            escape(t["name"] or "(unnamed)"),
+            fmt_duration_ns(t["duration_ns"]),
+            str(t["spans"]),
+            str(t["llm_calls"]),
+            fmt_int(t["tokens"]),
+            fmt_cost(t["cost_usd"], t["unpriced_calls"]),
+            f"[red]{t['errors']}[/]" if t["errors"] else "0",
+        )
     out.print(table)
     if a["duration_ns"]:
         change = 100 * (b["duration_ns"] - a["duration_ns"]) / a["duration_ns"]

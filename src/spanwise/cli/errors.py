@@ -26,8 +26,10 @@ STATE_LINES = 40
 
 
 def _short(value: Any, limit: int = LOCAL_CHARS) -> str:
-    text = value if isinstance(value, str) and value.startswith("<") else json.dumps(
-        value, ensure_ascii=False, default=str
+    text = (
+        value
+        if isinstance(value, str) and value.startswith("<")
+        else json.dumps(value, ensure_ascii=False, default=str)
     )
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -46,13 +48,15 @@ def errors_group(ctx: click.Context) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
 @json_option
 @store_option
-def list_cmd(since: str | None, session: str | None, limit: int, as_json: bool,
-             store_url: str | None) -> None:
+def list_cmd(
+    since: str | None, session: str | None, limit: int, as_json: bool, store_url: str | None
+) -> None:
     """Recent error reports: time, error id, trace, type, message, where it was raised."""
     from spanwise.debug._queries import list_errors
 
-    rows = list_errors(open_store(store_url), since_ns=parse_since(since), session=session,
-                       limit=limit)
+    rows = list_errors(
+        open_store(store_url), since_ns=parse_since(since), session=session, limit=limit
+    )
     if as_json:
         print_json(rows)
         return
@@ -67,8 +71,14 @@ def list_cmd(since: str | None, session: str | None, limit: int, as_json: bool,
         table.add_column(col, overflow="fold" if col == "message" else "ellipsis")
     for r in rows:
         where = f"{r['function']} ({(r['file'] or '?').rsplit('/', 1)[-1]}:{r['line']})"
-        table.add_row(fmt_time_ns(r["time_ns"]), r["error_id"][:12], (r["trace_id"] or "-")[:12],
-                      f"[red]{r['error_type']}[/]", _short(r["error_message"] or "", 60), where)
+        table.add_row(
+            fmt_time_ns(r["time_ns"]),
+            r["error_id"][:12],
+            (r["trace_id"] or "-")[:12],
+            f"[red]{r['error_type']}[/]",
+            _short(r["error_message"] or "", 60),
+            where,
+        )
     out.print(table)
     out.print("[dim]details: spanwise errors show ERROR_OR_TRACE_ID[/]")
 
@@ -131,8 +141,10 @@ def render_report(out: Any, r: dict[str, Any]) -> None:
     render_frames(out, r["frames"])
     for link in r.get("chain") or []:
         label = "caused by" if link["relation"] == "cause" else "while handling"
-        out.print(f"\n[bold]{label}[/] [red]{escape(link['error_type'])}[/]: "
-                  f"{escape(link['error_message'] or '')}")
+        out.print(
+            f"\n[bold]{label}[/] [red]{escape(link['error_type'])}[/]: "
+            f"{escape(link['error_message'] or '')}"
+        )
         render_frames(out, link["frames"])
     render_state(out, r.get("state_snapshot"))
     render_llm_calls(out, r.get("llm_calls") or [], r["time_ns"])
@@ -148,8 +160,9 @@ def render_frames(out: Any, frames: list[dict[str, Any]]) -> None:
             out.print(f"  [dim]… {f['omitted_frames']} frames omitted …[/]")
             continue
         mark = "  [red]← raised here[/]" if i == last else ""
-        out.print(f"  [cyan]{escape(f['file'])}[/]:{f['line']} in [bold]{escape(f['function'])}"
-                  f"[/]{mark}")
+        out.print(
+            f"  [cyan]{escape(f['file'])}[/]:{f['line']} in [bold]{escape(f['function'])}[/]{mark}"
+        )
         if f.get("code"):
             out.print(f"    > {escape(f['code'])}")
         for name, value in (f.get("locals") or {}).items():
@@ -192,7 +205,8 @@ def render_llm_calls(out: Any, calls: list[dict[str, Any]], error_ns: int | None
     for c in calls:
         marker = " ← last before the error" if c is last else ""
         table.add_row(
-            fmt_time_ns(c["start_ns"]), escape(c["name"] or c["span_id"]),
+            fmt_time_ns(c["start_ns"]),
+            escape(c["name"] or c["span_id"]),
             escape(c["response_model"] or c["request_model"]),
             f"{fmt_int(c['input_tokens'])} / {fmt_int(c['output_tokens'])}",
             fmt_cost(c["cost_usd"], 0 if c["cost_usd"] is not None else 1),

@@ -102,13 +102,21 @@ def check_cmd(since: str | None, as_json: bool, store_url: str | None) -> None:
 def _status(pricer: Any, row: dict[str, Any]) -> str:
     if row["without_usage"] == row["calls"]:
         return "no usage reported (tokens unknown)"
-    probe = _call({**row, "operation": "chat", "input_tokens": 1, "output_tokens": 1,
-                   "cache_read_tokens": None, "cache_write_tokens": None,
-                   "reasoning_tokens": None})
+    probe = _call(
+        {
+            **row,
+            "operation": "chat",
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cache_read_tokens": None,
+            "cache_write_tokens": None,
+            "reasoning_tokens": None,
+        }
+    )
     price = pricer.price(probe)
     if price.available:
         return f"priced now by {price.source} {price.version}: run spanwise reprice"
-    return "no price known: add [prices.\"MODEL\"] to config.toml"
+    return 'no price known: add [prices."MODEL"] to config.toml'
 
 
 def _print_check(rows: list[dict[str, Any]], sources: list[dict[str, Any]]) -> None:
@@ -124,11 +132,16 @@ def _print_check(rows: list[dict[str, Any]], sources: list[dict[str, Any]]) -> N
             table.add_column(name, justify="right" if name == "calls" else "left")
         for r in rows:
             table.add_row(
-                escape(str(r["provider"])), escape(str(r["model"])), fmt_int(r["calls"]),
-                fmt_time_ns(r["last_seen"]), escape(r["status"]),
+                escape(str(r["provider"])),
+                escape(str(r["model"])),
+                fmt_int(r["calls"]),
+                fmt_time_ns(r["last_seen"]),
+                escape(r["status"]),
             )
-        out.print(f"[yellow]{len(rows)} model(s) without a price[/] (their cost is unknown, "
-                  "never counted as $0):")
+        out.print(
+            f"[yellow]{len(rows)} model(s) without a price[/] (their cost is unknown, "
+            "never counted as $0):"
+        )
         out.print(table)
     for s in sources:
         version = f" {s['price_version']}" if s["price_version"] else ""
@@ -153,8 +166,9 @@ def reprice_cmd(since: str | None, dry_run: bool, as_json: bool, store_url: str 
     if not dry_run and updates:
         _write(db, updates)
     if as_json:
-        print_json({"dry_run": dry_run, "calls": len(rows), "changed": len(updates),
-                    "models": summary})
+        print_json(
+            {"dry_run": dry_run, "calls": len(rows), "changed": len(updates), "models": summary}
+        )
         return
     _print_reprice(summary, len(rows), len(updates), dry_run)
 
@@ -168,21 +182,38 @@ def _reprice_rows(
         price = pricer.price(_call(row))
         old = row["cost_usd"]
         key = row["response_model"] or row["request_model"]
-        m = models.setdefault(key, {"model": key, "calls": 0, "changed": 0, "old_cost_usd": 0.0,
-                                    "new_cost_usd": 0.0, "unpriced_before": 0,
-                                    "unpriced_after": 0})
+        m = models.setdefault(
+            key,
+            {
+                "model": key,
+                "calls": 0,
+                "changed": 0,
+                "old_cost_usd": 0.0,
+                "new_cost_usd": 0.0,
+                "unpriced_before": 0,
+                "unpriced_after": 0,
+            },
+        )
         m["calls"] += 1
         m["old_cost_usd"] += old or 0.0
         m["new_cost_usd"] += price.cost_usd or 0.0
         m["unpriced_before"] += old is None
         m["unpriced_after"] += price.cost_usd is None
         if not _same(old, price.cost_usd) or (
-            price.available and (row["price_source"], row["price_version"])
-            != (price.source, price.version)
+            price.available
+            and (row["price_source"], row["price_version"]) != (price.source, price.version)
         ):
             m["changed"] += 1
-            updates.append((price.cost_usd, 1 if price.available else 0, price.source,
-                            price.version, row["id"], row["trace_id"]))
+            updates.append(
+                (
+                    price.cost_usd,
+                    1 if price.available else 0,
+                    price.source,
+                    price.version,
+                    row["id"],
+                    row["trace_id"],
+                )
+            )
     summary = sorted(models.values(), key=lambda m: -abs(m["new_cost_usd"] - m["old_cost_usd"]))
     for m in summary:
         m["difference_usd"] = m["new_cost_usd"] - m["old_cost_usd"]

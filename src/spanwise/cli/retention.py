@@ -24,13 +24,23 @@ def _progress(out: Any) -> Any:
         TimeRemainingColumn,
     )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=out, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        transient=False,
+    )
 
 
 @click.command("prune")
-@click.option("--older-than", "older_than", required=True,
-              help="Delete traces that started and ended longer ago than this: 30d, 12h, 2w.")
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    help="Delete traces that started and ended longer ago than this: 30d, 12h, 2w.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--vacuum", is_flag=True, help="Then give the freed space back (VACUUM).")
 @store_option
@@ -68,21 +78,32 @@ def prune_cmd(older_than: str, yes: bool, vacuum: bool, store_url: str | None) -
             progress.update(task, completed=min(done, counts["traces"]))
     other = r.delete_untraced(db, cutoff)
     blobs = r.delete_orphan_blobs(db)
-    out.print(f"deleted {fmt_int(done)} traces, {fmt_int(blobs)} unused blobs"
-              + (f" and {fmt_int(other)} other old records" if other else ""))
+    out.print(
+        f"deleted {fmt_int(done)} traces, {fmt_int(blobs)} unused blobs"
+        + (f" and {fmt_int(other)} other old records" if other else "")
+    )
     if vacuum:
         r.vacuum(db)
         out.print("vacuumed")
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "otlp"]), default="jsonl",
-              show_default=True,
-              help="jsonl: one span per line (as the JSONL exporter writes); "
-                   "otlp: OTLP/JSON lines (one ExportTraceServiceRequest per line).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "otlp"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one span per line (as the JSONL exporter writes); "
+    "otlp: OTLP/JSON lines (one ExportTraceServiceRequest per line).",
+)
 @click.option("--since", help="Only traces that started in this window: 30m, 1h, 7d, or a date.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Write here instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write here instead of standard output.",
+)
 @store_option
 def export_cmd(fmt: str, since: str | None, output: str | None, store_url: str | None) -> None:
     """Export stored traces as JSON Lines or OTLP/JSON."""

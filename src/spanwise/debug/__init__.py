@@ -55,5 +55,3 @@ def track_state(label: str, get_state: Callable[[], Any]) -> StateTracker:
     from spanwise.debug._state import StateTracker
 
     return StateTracker(label, get_state)
-
-

@@ -61,8 +61,7 @@ class AsyncLock:
 
     kind = "asyncio"
     reentrant = False
-    __slots__ = ("__weakref__", "_aenter", "_aexit", "_hold", "_raw", "acquire", "name",
-                 "release")
+    __slots__ = ("__weakref__", "_aenter", "_aexit", "_hold", "_raw", "acquire", "name", "release")
 
     if TYPE_CHECKING:
         acquire: Callable[..., Any]
@@ -122,13 +121,19 @@ class AsyncLock:
         note_held(self, held)  # the order counts when asked for, even if never granted
         if contended:
             trace_id, span_id = span_ids(span)
-            common = {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
-                      "span_id": span_id, "thread": threading.current_thread().name,
-                      "task": None if isinstance(party, int) else task_name(party),
-                      "operation": span.name if span is not None and trace_id else None,
-                      "acquisition": acquisition_id()}
-            emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
-                       **common)
+            common = {
+                "lock_name": self.name,
+                "kind": self.kind,
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "thread": threading.current_thread().name,
+                "task": None if isinstance(party, int) else task_name(party),
+                "operation": span.name if span is not None and trace_id else None,
+                "acquisition": acquisition_id(),
+            }
+            emit_event(
+                event="requested", time_ns=req + rt.offset, details=holder_info(self), **common
+            )
             WAITING[party] = Wait(self, span, req, common["operation"])
             watch = _Watch(sys.modules["asyncio"].get_running_loop(), party)
         try:
@@ -138,8 +143,7 @@ class AsyncLock:
             if not held:
                 HELD.pop(party, None)
             if contended:
-                emit_event(event="cancelled", wait_ns=now - req, time_ns=now + rt.offset,
-                           **common)
+                emit_event(event="cancelled", wait_ns=now - req, time_ns=now + rt.offset, **common)
             raise
         finally:
             if watch is not None:
@@ -148,8 +152,7 @@ class AsyncLock:
         now = rt.perf()
         if not got:
             if contended:
-                emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset,
-                           **common)
+                emit_event(event="timeout", wait_ns=now - req, time_ns=now + rt.offset, **common)
             if not held:
                 HELD.pop(party, None)
             return False

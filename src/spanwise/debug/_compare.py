@@ -55,17 +55,26 @@ def _cost(span: dict[str, Any]) -> tuple[float | None, int]:
 
 def _totals(trace: dict[str, Any]) -> dict[str, Any]:
     return {
-        "trace_id": trace["trace_id"], "name": trace["name"],
+        "trace_id": trace["trace_id"],
+        "name": trace["name"],
         "duration_ns": (trace["end_ns"] or 0) - (trace["start_ns"] or 0),
-        "spans": trace["span_count"], "llm_calls": trace["llm_call_count"],
+        "spans": trace["span_count"],
+        "llm_calls": trace["llm_call_count"],
         "tokens": (trace["input_tokens"] or 0) + (trace["output_tokens"] or 0),
-        "cost_usd": trace["cost_usd"], "unpriced_calls": trace["unpriced_calls"],
+        "cost_usd": trace["cost_usd"],
+        "unpriced_calls": trace["unpriced_calls"],
         "errors": trace["error_count"],
     }
 
 
-def compare_traces(db: Database, first: str, second: str, *, ratio: float = SLOWER_RATIO,
-                   min_ns: int = SLOWER_MIN_NS) -> dict[str, Any]:
+def compare_traces(
+    db: Database,
+    first: str,
+    second: str,
+    *,
+    ratio: float = SLOWER_RATIO,
+    min_ns: int = SLOWER_MIN_NS,
+) -> dict[str, Any]:
     ta, tb = get_trace(db, first), get_trace(db, second)
     pa, pb = span_paths(trace_spans(db, first)), span_paths(trace_spans(db, second))
     slower, costlier, errors = [], [], []
@@ -75,14 +84,22 @@ def compare_traces(db: Database, first: str, second: str, *, ratio: float = SLOW
             continue
         da, db_ = a["duration_ns"], b["duration_ns"]
         if db_ > da * ratio and db_ - da >= min_ns:
-            slower.append({"path": path, "a_ns": da, "b_ns": db_, "delta_ns": db_ - da,
-                           "ratio": db_ / da if da else None})
+            slower.append(
+                {
+                    "path": path,
+                    "a_ns": da,
+                    "b_ns": db_,
+                    "delta_ns": db_ - da,
+                    "ratio": db_ / da if da else None,
+                }
+            )
         (ca, ka), (cb, kb) = _cost(a), _cost(b)
         if (ca is not None and cb is not None and cb > ca) or (
             (ca is None or cb is None) and kb > ka
         ):
-            costlier.append({"path": path, "a_cost_usd": ca, "b_cost_usd": cb,
-                             "a_tokens": ka, "b_tokens": kb})
+            costlier.append(
+                {"path": path, "a_cost_usd": ca, "b_cost_usd": cb, "a_tokens": ka, "b_tokens": kb}
+            )
         if (a["status"], a["error_type"]) != (b["status"], b["error_type"]):
             errors.append({"path": path, "a": _err(a), "b": _err(b)})
     for path, s in pb.items():
@@ -95,10 +112,12 @@ def compare_traces(db: Database, first: str, second: str, *, ratio: float = SLOW
     return {
         "a": _totals(ta),
         "b": _totals(tb),
-        "added": [{"path": p, "duration_ns": s["duration_ns"]} for p, s in pb.items()
-                  if p not in pa],
-        "missing": [{"path": p, "duration_ns": s["duration_ns"]} for p, s in pa.items()
-                    if p not in pb],
+        "added": [
+            {"path": p, "duration_ns": s["duration_ns"]} for p, s in pb.items() if p not in pa
+        ],
+        "missing": [
+            {"path": p, "duration_ns": s["duration_ns"]} for p, s in pa.items() if p not in pb
+        ],
         "slower": slower,
         "costlier": costlier,
         "errors": errors,
@@ -114,6 +133,7 @@ def _err(span: dict[str, Any]) -> str | None:
 
 def _report_diff(db: Database, first: str, second: str) -> dict[str, list[str]]:
     """Error reports (type at function) only in the first run, or only in the second."""
+
     def keys(trace_id: str) -> set[str]:
         return {f"{e['error_type']} in {e['function']}" for e in trace_errors(db, trace_id)}
 

@@ -132,11 +132,14 @@ def _report_deadlock(cycle: list[Any]) -> None:
     logger.error("spanwise: deadlock detected: %s", summary)
     first = waits[0]
     emit_event(
-        event="deadlock", level="error",
+        event="deadlock",
+        level="error",
         lock_name=first.lock.name if first else None,
         kind=first.lock.kind if first else None,
-        trace_id=parties[0]["trace_id"], span_id=parties[0]["span_id"],
-        thread=parties[0]["thread"], task=parties[0]["task"],
+        trace_id=parties[0]["trace_id"],
+        span_id=parties[0]["span_id"],
+        thread=parties[0]["thread"],
+        task=parties[0]["task"],
         details={"summary": summary, "parties": parties},
     )
 
@@ -159,8 +162,10 @@ def note_order(held: Any, taken: Any) -> None:
             if path is None or key in _reported:
                 return
             _reported.add(key)
-            other = [{"held": x, "taken": y, "stack": EDGES.get((x, y), [])}
-                     for x, y in itertools.pairwise(path)]
+            other = [
+                {"held": x, "taken": y, "stack": EDGES.get((x, y), [])}
+                for x, y in itertools.pairwise(path)
+            ]
         _report_inversion(a, b, site, path, other, taken)
     except Exception as exc:  # noqa: BLE001
         _internal.report("locks.order", exc)
@@ -190,8 +195,12 @@ def _path(start: str, goal: str) -> list[str] | None:
 
 
 def _report_inversion(
-    a: str, b: str, site: list[dict[str, Any]], path: list[str],
-    other: list[dict[str, Any]], taken: Any,
+    a: str,
+    b: str,
+    site: list[dict[str, Any]],
+    path: list[str],
+    other: list[dict[str, Any]],
+    taken: Any,
 ) -> None:
     from spanwise._span import current
     from spanwise.debug._records import span_ids
@@ -201,10 +210,20 @@ def _report_inversion(
     logger.warning("spanwise: %s (a potential deadlock)", summary)
     trace_id, span_id = span_ids(current.get())
     emit_event(
-        event="order_inversion", level="warning", lock_name=b, kind=taken.kind,
-        trace_id=trace_id, span_id=span_id, thread=threading.current_thread().name,
-        details={"summary": summary, "this_order": [a, b], "other_order": path,
-                 "this_site": site, "other_sites": other},
+        event="order_inversion",
+        level="warning",
+        lock_name=b,
+        kind=taken.kind,
+        trace_id=trace_id,
+        span_id=span_id,
+        thread=threading.current_thread().name,
+        details={
+            "summary": summary,
+            "this_order": [a, b],
+            "other_order": path,
+            "this_site": site,
+            "other_sites": other,
+        },
     )
 
 

@@ -76,8 +76,12 @@ def _exception_data(exc: BaseException, walker: Any) -> dict[str, Any]:
     for frame in frames:
         if frame.get("locals"):
             frame["locals"] = apply_hooks(frame["locals"])
-    return {"error_type": _type_name(exc), "error_message": _message(exc), "frames": frames,
-            "frames_omitted": omitted}
+    return {
+        "error_type": _type_name(exc),
+        "error_message": _message(exc),
+        "frames": frames,
+        "frames_omitted": omitted,
+    }
 
 
 def _chain(exc: BaseException, walker: Any) -> list[dict[str, Any]]:
@@ -112,8 +116,10 @@ def state_snapshot(state: StateSource) -> dict[str, Any] | None:
         try:
             value = state()
         except Exception as exc:  # noqa: BLE001 - the user's getter failing is data
-            return {"source": "callable",
-                    "error": f"state() raised {type(exc).__name__}: {safe_repr(exc, 500)}"}
+            return {
+                "source": "callable",
+                "error": f"state() raised {type(exc).__name__}: {safe_repr(exc, 500)}",
+            }
         data, truncated = snapshot(value)
         return {"source": "callable", "value": data, "truncated": truncated}
     path = Path(state)
@@ -121,8 +127,7 @@ def state_snapshot(state: StateSource) -> dict[str, Any] | None:
         with open(path, "rb") as f:
             raw = f.read(MAX_STATE_BYTES + 1)
     except OSError as exc:
-        return {"source": "file", "path": str(path),
-                "error": f"cannot read: {exc.strerror or exc}"}
+        return {"source": "file", "path": str(path), "error": f"cannot read: {exc.strerror or exc}"}
     truncated = len(raw) > MAX_STATE_BYTES
     text = raw[:MAX_STATE_BYTES].decode("utf-8", "replace")
     result: dict[str, Any] = {"source": "file", "path": str(path), "size": len(raw)}

@@ -54,8 +54,13 @@ class FileLock:
     kind = "file"
     reentrant = True
 
-    def __init__(self, path: str | os.PathLike[str], name: str | None = None, *,
-                 poll_interval: float = MAX_POLL_S) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        poll_interval: float = MAX_POLL_S,
+    ) -> None:
         if not str(path):
             raise ValueError("FileLock needs a path")
         self.path = Path(path)
@@ -93,8 +98,12 @@ class FileLock:
             got = self._try(fd)
             if not got:
                 holder = _read_holder(fd)
-                emit_event(event="requested", time_ns=req + rt.offset,
-                           details={"holder": holder} if holder else None, **common)
+                emit_event(
+                    event="requested",
+                    time_ns=req + rt.offset,
+                    details={"holder": holder} if holder else None,
+                    **common,
+                )
                 if blocking:
                     got = self._wait(fd, req, timeout, span, common, traced)
             else:
@@ -112,8 +121,14 @@ class FileLock:
         details = self._take(fd, span)
         self._hold, self._fd, self._depth = (now, ident, span, True, req), fd, 1
         self._acquisition = common.get("acquisition", "")
-        emit_event(event="acquired", wait_ns=now - req, time_ns=now + rt.offset,
-                   details=details, level="warning" if details else "info", **common)
+        emit_event(
+            event="acquired",
+            wait_ns=now - req,
+            time_ns=now + rt.offset,
+            details=details,
+            level="warning" if details else "info",
+            **common,
+        )
         if traced:
             held.append(self)
         return True
@@ -198,13 +213,19 @@ class FileLock:
         if RT.mode != "trace":
             return {}
         trace_id, span_id = span_ids(span)
-        return {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
-                "span_id": span_id, "thread": threading.current_thread().name,
-                "operation": span.name if trace_id else None,
-                "acquisition": acquisition}
+        return {
+            "lock_name": self.name,
+            "kind": self.kind,
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "thread": threading.current_thread().name,
+            "operation": span.name if trace_id else None,
+            "acquisition": acquisition,
+        }
 
-    def _wait(self, fd: int, req: int, timeout: float, span: Any,
-              common: dict[str, Any], traced: bool) -> bool:
+    def _wait(
+        self, fd: int, req: int, timeout: float, span: Any, common: dict[str, Any], traced: bool
+    ) -> bool:
         rt = RT
         ident = threading.get_ident()
         deadline = None if timeout < 0 else req + int(timeout * 1e9)
@@ -235,18 +256,29 @@ class FileLock:
         previous = _read_holder(fd)
         if previous:
             alive = _pid_alive(previous.get("pid")) if previous.get("host") == _HOST else None
-            details = {"recovered": True, "previous_holder": previous,
-                       "previous_holder_alive": alive}
+            details = {
+                "recovered": True,
+                "previous_holder": previous,
+                "previous_holder_alive": alive,
+            }
             if RT.mode == "trace":
                 logger.warning(
                     "spanwise: file lock %s recovered: its holder (pid %s, %s) ended without "
-                    "releasing it", self.name, previous.get("pid"), previous.get("operation") or
-                    previous.get("thread"),
+                    "releasing it",
+                    self.name,
+                    previous.get("pid"),
+                    previous.get("operation") or previous.get("thread"),
                 )
         trace_id, _ = span_ids(span)
-        record = {"pid": os.getpid(), "host": _HOST, "thread": threading.current_thread().name,
-                  "trace_id": trace_id, "operation": span.name if trace_id else None,
-                  "since_ns": RT.now_ns(), "lock": self.name}
+        record = {
+            "pid": os.getpid(),
+            "host": _HOST,
+            "thread": threading.current_thread().name,
+            "trace_id": trace_id,
+            "operation": span.name if trace_id else None,
+            "since_ns": RT.now_ns(),
+            "lock": self.name,
+        }
         try:
             import json
 

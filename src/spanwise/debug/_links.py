@@ -63,8 +63,18 @@ def _preview(value: Any) -> Any:
     from spanwise._redact import redact
     from spanwise.debug._saferepr import Limits, safe_value
 
-    return redact(safe_value(value, Limits(depth=4, breadth=10, string=RESPONSE_PREVIEW,
-                                           total=4 * RESPONSE_PREVIEW, expand_objects=False)))
+    return redact(
+        safe_value(
+            value,
+            Limits(
+                depth=4,
+                breadth=10,
+                string=RESPONSE_PREVIEW,
+                total=4 * RESPONSE_PREVIEW,
+                expand_objects=False,
+            ),
+        )
+    )
 
 
 def llm_summary(span: Any) -> dict[str, Any]:

@@ -76,8 +76,9 @@ def add(lock: Any, hold: tuple[Any, ...], now: int) -> None:
         rt.on_full(None)
 
 
-def acquisition_events(lock: Any, hold: tuple[Any, ...], rel: int, offset: int,
-                       seq: int) -> list[dict[str, Any]]:
+def acquisition_events(
+    lock: Any, hold: tuple[Any, ...], rel: int, offset: int, seq: int
+) -> list[dict[str, Any]]:
     """The requested, acquired and released events of one acquisition (only released
     when the contended path already announced the first two)."""
     acq, party, span, announced, req = hold[:5]  # announced: False or its sequence number
@@ -89,19 +90,49 @@ def acquisition_events(lock: Any, hold: tuple[Any, ...], rel: int, offset: int,
     else:
         thread = thread_name(party) if is_thread else None
     base = {
-        "lock_name": lock.name, "kind": lock.kind, "pid": pid, "thread": thread,
-        "task": None if is_thread else task_name(party), "trace_id": trace_id,
-        "span_id": span_id, "operation": span.name if trace_id else None,
-        "acquisition": f"{pid}:{announced or seq}", "level": "info",
+        "lock_name": lock.name,
+        "kind": lock.kind,
+        "pid": pid,
+        "thread": thread,
+        "task": None if is_thread else task_name(party),
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "operation": span.name if trace_id else None,
+        "acquisition": f"{pid}:{announced or seq}",
+        "level": "info",
     }
     out = []
     if not announced:
-        out.append({**base, "time_ns": req + offset, "event": "requested",
-                    "wait_ns": None, "hold_ns": None, "details": None})
-        out.append({**base, "time_ns": acq + offset, "event": "acquired",
-                    "wait_ns": acq - req, "hold_ns": None, "details": None})
-    out.append({**base, "time_ns": rel + offset, "event": "released", "wait_ns": None,
-                "hold_ns": rel - acq, "details": None})
+        out.append(
+            {
+                **base,
+                "time_ns": req + offset,
+                "event": "requested",
+                "wait_ns": None,
+                "hold_ns": None,
+                "details": None,
+            }
+        )
+        out.append(
+            {
+                **base,
+                "time_ns": acq + offset,
+                "event": "acquired",
+                "wait_ns": acq - req,
+                "hold_ns": None,
+                "details": None,
+            }
+        )
+    out.append(
+        {
+            **base,
+            "time_ns": rel + offset,
+            "event": "released",
+            "wait_ns": None,
+            "hold_ns": rel - acq,
+            "details": None,
+        }
+    )
     return out
 
 

@@ -93,8 +93,12 @@ def holder_info(lock: Any) -> dict[str, Any] | None:
         who = hold[THREAD].name
     else:
         who = thread_name(party) if isinstance(party, int) else task_name(party)
-    return {"holder": who, "operation": _span_name(span), "trace_id": trace_id,
-            "since_ns": hold[ACQ] + RT.offset}
+    return {
+        "holder": who,
+        "operation": _span_name(span),
+        "trace_id": trace_id,
+        "since_ns": hold[ACQ] + RT.offset,
+    }
 
 
 def acquisition_id() -> str:
@@ -118,8 +122,18 @@ class _ThreadLock:
 
     kind = "thread"
     reentrant = False
-    __slots__ = ("__weakref__", "_enter", "_exit", "_hold", "_raw", "_raw_release", "_try",
-                 "acquire", "name", "release")
+    __slots__ = (
+        "__weakref__",
+        "_enter",
+        "_exit",
+        "_hold",
+        "_raw",
+        "_raw_release",
+        "_try",
+        "acquire",
+        "name",
+        "release",
+    )
 
     if TYPE_CHECKING:
         acquire: Callable[..., bool]
@@ -226,11 +240,16 @@ class _ThreadLock:
         ident = get_ident()
         span = current.get()
         trace_id, span_id = span_ids(span)
-        common = {"lock_name": self.name, "kind": self.kind, "trace_id": trace_id,
-                  "span_id": span_id, "thread": threading.current_thread().name,
-                  "operation": _span_name(span), "acquisition": acquisition_id()}
-        emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self),
-                   **common)
+        common = {
+            "lock_name": self.name,
+            "kind": self.kind,
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "thread": threading.current_thread().name,
+            "operation": _span_name(span),
+            "acquisition": acquisition_id(),
+        }
+        emit_event(event="requested", time_ns=req + rt.offset, details=holder_info(self), **common)
         held = HELD.setdefault(ident, [])
         note_held(self, held)  # the order counts when asked for, even if never granted
         if not blocking:

@@ -49,8 +49,17 @@ def self_times(spans: list[dict[str, Any]]) -> dict[str, int]:
 def _name_rows(spans: list[dict[str, Any]], selfs: dict[str, int]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for s in spans:
-        g = groups.setdefault(s["name"], {"name": s["name"], "kind": s["kind"], "count": 0,
-                                          "errors": 0, "durations": [], "self_ns": 0})
+        g = groups.setdefault(
+            s["name"],
+            {
+                "name": s["name"],
+                "kind": s["kind"],
+                "count": 0,
+                "errors": 0,
+                "durations": [],
+                "self_ns": 0,
+            },
+        )
         g["count"] += 1
         g["errors"] += 1 if s["status"] == "error" else 0
         g["durations"].append(s["duration_ns"])
@@ -111,13 +120,20 @@ def trace_breakdown(db: Database, trace_id: str) -> dict[str, Any]:
     span_rows = []
     for s in spans:
         call = s.get("llm")
-        span_rows.append({
-            "span_id": s["span_id"], "parent_span_id": s["parent_span_id"], "name": s["name"],
-            "kind": s["kind"], "duration_ns": s["duration_ns"], "self_ns": selfs[s["span_id"]],
-            "share": selfs[s["span_id"]] / wall, "status": s["status"],
-            "model": (call["response_model"] or call["request_model"]) if call else None,
-            "cost_usd": call["cost_usd"] if call else None,
-        })
+        span_rows.append(
+            {
+                "span_id": s["span_id"],
+                "parent_span_id": s["parent_span_id"],
+                "name": s["name"],
+                "kind": s["kind"],
+                "duration_ns": s["duration_ns"],
+                "self_ns": selfs[s["span_id"]],
+                "share": selfs[s["span_id"]] / wall,
+                "status": s["status"],
+                "model": (call["response_model"] or call["request_model"]) if call else None,
+                "cost_usd": call["cost_usd"] if call else None,
+            }
+        )
     span_rows.sort(key=lambda r: r["self_ns"], reverse=True)
     by_name = _name_rows(spans, selfs)
     for r in by_name:

@@ -46,8 +46,12 @@ ERROR_LIST_COLUMNS = (
 
 
 def list_errors(
-    db: Database, *, since_ns: int | None = None, session: str | None = None,
-    trace_id: str | None = None, limit: int = 20,
+    db: Database,
+    *,
+    since_ns: int | None = None,
+    session: str | None = None,
+    trace_id: str | None = None,
+    limit: int = 20,
 ) -> list[dict[str, Any]]:
     if not has_table(db, "errors"):
         return []
@@ -128,8 +132,12 @@ def trace_llm_calls(db: Database, trace_id: str, preview: int = 300) -> list[dic
 
 # -- locks ----------------------------------------------------------------------------------
 def lock_events(
-    db: Database, *, trace_id: str | None = None, lock: str | None = None,
-    since_ns: int | None = None, limit: int = 10_000,
+    db: Database,
+    *,
+    trace_id: str | None = None,
+    lock: str | None = None,
+    since_ns: int | None = None,
+    limit: int = 10_000,
 ) -> list[dict[str, Any]]:
     """Lock events, oldest first (the newest ``limit``)."""
     if not has_table(db, "lock_events"):
@@ -176,10 +184,19 @@ def lock_stats(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     p50/p95/max (ns), busiest first."""
     by_lock: dict[str, dict[str, Any]] = {}
     for e in events:
-        s = by_lock.setdefault(e["lock_name"], {
-            "lock": e["lock_name"], "kind": e["kind"], "acquisitions": 0, "contended": 0,
-            "timeouts": 0, "cancelled": 0, "waits": [], "holds": [],
-        })
+        s = by_lock.setdefault(
+            e["lock_name"],
+            {
+                "lock": e["lock_name"],
+                "kind": e["kind"],
+                "acquisitions": 0,
+                "contended": 0,
+                "timeouts": 0,
+                "cancelled": 0,
+                "waits": [],
+                "holds": [],
+            },
+        )
         event = e["event"]
         if event == "acquired":
             s["acquisitions"] += 1
@@ -212,8 +229,9 @@ def top_waiters(events: list[dict[str, Any]], limit: int = 5) -> list[dict[str, 
         if e["event"] not in ("acquired", "timeout", "cancelled") or not e["wait_ns"]:
             continue
         key = (who(e), e["lock_name"])
-        t = totals.setdefault(key, {"who": key[0], "lock": key[1], "waits": 0,
-                                    "total_wait_ns": 0, "max_wait_ns": 0})
+        t = totals.setdefault(
+            key, {"who": key[0], "lock": key[1], "waits": 0, "total_wait_ns": 0, "max_wait_ns": 0}
+        )
         t["waits"] += 1
         t["total_wait_ns"] += e["wait_ns"]
         t["max_wait_ns"] = max(t["max_wait_ns"], e["wait_ns"])
@@ -224,7 +242,8 @@ def top_waiters(events: list[dict[str, Any]], limit: int = 5) -> list[dict[str, 
 def lock_problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Deadlocks, order inversions and recovered file locks."""
     return [
-        e for e in events
+        e
+        for e in events
         if e["event"] in ("deadlock", "order_inversion")
         or (isinstance(e["details"], dict) and e["details"].get("recovered"))
     ]

@@ -15,9 +15,23 @@ from typing import Any
 from spanwise._ids import format_span_id, format_trace_id
 
 LOCK_EVENT_FIELDS = (
-    "time_ns", "lock_name", "kind", "event", "wait_ns", "hold_ns", "pid", "thread", "task",
-    "trace_id", "span_id", "operation", "acquisition", "level", "details",
+    "time_ns",
+    "lock_name",
+    "kind",
+    "event",
+    "wait_ns",
+    "hold_ns",
+    "pid",
+    "thread",
+    "task",
+    "trace_id",
+    "span_id",
+    "operation",
+    "acquisition",
+    "level",
+    "details",
 )
+
 
 def thread_name(ident: int | None) -> str | None:
     """The name of the live thread ``ident`` (slow paths only: it scans the threads)."""
@@ -102,8 +116,20 @@ class StateDiff:
     """Before/after snapshots of one ``track_state`` block and the JSON Patch between."""
 
     record_type = "state_diff"
-    __slots__ = ("after", "before", "duration_ns", "error_type", "label", "patch", "pid",
-                 "span_id", "status", "time_ns", "trace_id", "truncated")
+    __slots__ = (
+        "after",
+        "before",
+        "duration_ns",
+        "error_type",
+        "label",
+        "patch",
+        "pid",
+        "span_id",
+        "status",
+        "time_ns",
+        "trace_id",
+        "truncated",
+    )
 
     def __init__(self, **fields: Any) -> None:
         for name in self.__slots__:

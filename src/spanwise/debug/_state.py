@@ -92,13 +92,21 @@ class StateTracker:
         if emit is None or rt.mode != "trace":
             return
         trace_id, span_id = span_ids(self._span)
-        emit(StateDiff(
-            label=self.label, trace_id=trace_id, span_id=span_id, time_ns=end + rt.offset,
-            duration_ns=end - self._start, before=self._before, after=after, patch=self.patch,
-            truncated=truncated or self._truncated,
-            status="error" if exc_type is not None else "ok",
-            error_type=getattr(exc_type, "__qualname__", None),
-        ))
+        emit(
+            StateDiff(
+                label=self.label,
+                trace_id=trace_id,
+                span_id=span_id,
+                time_ns=end + rt.offset,
+                duration_ns=end - self._start,
+                before=self._before,
+                after=after,
+                patch=self.patch,
+                truncated=truncated or self._truncated,
+                status="error" if exc_type is not None else "ok",
+                error_type=getattr(exc_type, "__qualname__", None),
+            )
+        )
 
 
 def track_state(label: str, get_state: Callable[[], Any]) -> StateTracker:

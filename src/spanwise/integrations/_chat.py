@@ -89,9 +89,10 @@ class ChatAccumulator(Accumulator):
         reasons = [self.reasons[i] for i in sorted(self.reasons)] or None
         rec.set_response(self.model, self.response_id, reasons)
         if rec.capture:
-            rec.call.response = [self._message(i) for i in sorted(
-                set(self.texts) | {choice for choice, _ in self.tools}
-            )]
+            rec.call.response = [
+                self._message(i)
+                for i in sorted(set(self.texts) | {choice for choice, _ in self.tools})
+            ]
         # Without a finish reason or a usage chunk the stream ended before its end.
         return bool(self.reasons) or self.usage is not None
 

@@ -80,9 +80,7 @@ def llm_attributes(call: Any) -> dict[str, Any]:
     return attrs
 
 
-def encode_spans(
-    spans: Sequence[Any], resource_attributes: dict[str, Any] | None = None
-) -> bytes:
+def encode_spans(spans: Sequence[Any], resource_attributes: dict[str, Any] | None = None) -> bytes:
     """Serialize ``spans`` (``spanwise._span.Span`` objects, ended) as one OTLP/protobuf
     ``ExportTraceServiceRequest``. ``resource_attributes`` default to service.name
     (``OTEL_SERVICE_NAME`` or ``spanwise``) and the telemetry.sdk.* names."""
@@ -94,9 +92,7 @@ def encode_spans(
 
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource = (
-        default_resource_attributes() if resource_attributes is None else resource_attributes
-    )
+    resource = default_resource_attributes() if resource_attributes is None else resource_attributes
     _fill_attributes(resource_spans.resource.attributes, resource)
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = SCOPE_NAME

@@ -192,9 +192,7 @@ class OtlpExporter:
             return
         with self._cond:
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="spanwise-otlp", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="spanwise-otlp", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
@@ -302,8 +300,9 @@ class OtlpExporter:
             first = reason not in self._warned
             self._warned.add(reason)
         if first:
-            logger.warning("spanwise: OTLP export to %s dropped %d span(s): %s",
-                           self.url, count, reason)
+            logger.warning(
+                "spanwise: OTLP export to %s dropped %d span(s): %s", self.url, count, reason
+            )
 
 
 def _rejected_spans(reply: bytes) -> int:

@@ -62,8 +62,16 @@ def list_traces(
 ) -> Any:
     """Traces, newest first, filtered by time, status, session, model, name, cost, duration."""
     try:
-        flt = trace_filter(since=since, until=until, status=status, session=session, model=model,
-                           name=name, min_cost=min_cost, min_duration_ms=min_duration_ms)
+        flt = trace_filter(
+            since=since,
+            until=until,
+            status=status,
+            session=session,
+            model=model,
+            name=name,
+            min_cost=min_cost,
+            min_duration_ms=min_duration_ms,
+        )
     except FilterError as exc:
         raise _bad(exc) from None
     return views.trace_list(db, flt, limit, offset)
@@ -75,9 +83,7 @@ def get_trace(db: DB, trace_id: Annotated[str, Path(pattern=TRACE_ID)]) -> Any:
     return views.trace_detail(db, trace_id.lower())
 
 
-@router.get(
-    "/traces/{trace_id}/spans/{span_id}", response_model=m.SpanDetail, responses=NOT_FOUND
-)
+@router.get("/traces/{trace_id}/spans/{span_id}", response_model=m.SpanDetail, responses=NOT_FOUND)
 def get_span(
     db: DB,
     trace_id: Annotated[str, Path(pattern=TRACE_ID)],

@@ -16,8 +16,11 @@ import jinja2
 
 from spanwise.cli._common import fmt_cost, fmt_duration_ns, fmt_int
 
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".svg": "image/svg+xml"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
 class StaticFile:
@@ -82,8 +85,13 @@ def make_environment(static: dict[str, StaticFile]) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        cost=fmt_cost, span_cost=fmt_span_cost, duration=fmt_ms, time=fmt_time, int=fmt_int,
-        pretty=fmt_json, bytes=fmt_bytes,
+        cost=fmt_cost,
+        span_cost=fmt_span_cost,
+        duration=fmt_ms,
+        time=fmt_time,
+        int=fmt_int,
+        pretty=fmt_json,
+        bytes=fmt_bytes,
     )
     env.globals["static_url"] = lambda name: f"/static/{name}?v={static[name].etag}"
     return env

@@ -34,11 +34,25 @@ def _label(bucket: int, bucket_ns: int) -> str:
     return moment.strftime("%m-%d") if bucket_ns >= 86_400 * 10**9 else moment.strftime("%d %H:00")
 
 
-def cost_chart(rows: list[dict[str, Any]], models: list[dict[str, Any]], bucket_ns: int,
-               since_ns: int | None, now_ns: int) -> dict[str, Any]:
+def cost_chart(
+    rows: list[dict[str, Any]],
+    models: list[dict[str, Any]],
+    bucket_ns: int,
+    since_ns: int | None,
+    now_ns: int,
+) -> dict[str, Any]:
     if not rows:
-        return {"bars": [], "legend": [], "ticks": [], "labels": [], "width": WIDTH,
-                "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM}
+        return {
+            "bars": [],
+            "legend": [],
+            "ticks": [],
+            "labels": [],
+            "width": WIDTH,
+            "height": HEIGHT,
+            "left": LEFT,
+            "top": TOP,
+            "bottom": HEIGHT - BOTTOM,
+        }
     colors = {m["model"]: i % PALETTE_SIZE for i, m in enumerate(models)}
     first = min(r["bucket"] for r in rows)
     if since_ns is not None:
@@ -64,23 +78,49 @@ def cost_chart(rows: list[dict[str, Any]], models: list[dict[str, Any]], bucket_
         for r in group:
             h = (r["cost_usd"] or 0) / top_value * plot_h
             y -= h
-            segments.append({"model": r["model"], "cost": fmt_cost(r["cost_usd"] or 0),
-                             "y": round(y, 1), "height": round(h, 2),
-                             "color": colors.get(r["model"], 0), "calls": r["calls"]})
-        bars.append({
-            "x": round(LEFT + i * slot + slot * 0.1, 1),
-            "width": round(max(slot * 0.8, 1.0), 1),
-            "label": _label(bucket, bucket_ns),
-            "segments": segments,
-            "total": fmt_cost(sum(r["cost_usd"] or 0 for r in group),
-                              sum(r["unpriced_calls"] for r in group)),
-            "unpriced": sum(r["unpriced_calls"] for r in group),
-        })
+            segments.append(
+                {
+                    "model": r["model"],
+                    "cost": fmt_cost(r["cost_usd"] or 0),
+                    "y": round(y, 1),
+                    "height": round(h, 2),
+                    "color": colors.get(r["model"], 0),
+                    "calls": r["calls"],
+                }
+            )
+        bars.append(
+            {
+                "x": round(LEFT + i * slot + slot * 0.1, 1),
+                "width": round(max(slot * 0.8, 1.0), 1),
+                "label": _label(bucket, bucket_ns),
+                "segments": segments,
+                "total": fmt_cost(
+                    sum(r["cost_usd"] or 0 for r in group), sum(r["unpriced_calls"] for r in group)
+                ),
+                "unpriced": sum(r["unpriced_calls"] for r in group),
+            }
+        )
     every = max(1, math.ceil(count / 12))
     labels = [(b["x"] + b["width"] / 2, b["label"]) for i, b in enumerate(bars) if i % every == 0]
-    ticks = [(round(HEIGHT - BOTTOM - plot_h * k / 4, 1), fmt_cost(top_value * k / 4))
-             for k in range(5)]
-    legend = [{"model": m["model"], "color": colors[m["model"]],
-               "cost": fmt_cost(m["cost_usd"], m["unpriced_calls"])} for m in models]
-    return {"bars": bars, "legend": legend, "ticks": ticks, "labels": labels, "width": WIDTH,
-            "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM}
+    ticks = [
+        (round(HEIGHT - BOTTOM - plot_h * k / 4, 1), fmt_cost(top_value * k / 4)) for k in range(5)
+    ]
+    legend = [
+        {
+            "model": m["model"],
+            "color": colors[m["model"]],
+            "cost": fmt_cost(m["cost_usd"], m["unpriced_calls"]),
+        }
+        for m in models
+    ]
+    return {
+        "bars": bars,
+        "legend": legend,
+        "ticks": ticks,
+        "labels": labels,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "top": TOP,
+        "bottom": HEIGHT - BOTTOM,
+    }

@@ -12,9 +12,15 @@ from spanwise.store._database import Database
 MAX_ROWS = 5_000
 # Columns summed per run when present; everything else is shown per phase.
 SUMMED = (
-    "context_budget_cap_tokens", "context_budget_selected_tokens_est", "files_kept",
-    "files_omitted", "artifact_substitutions_count", "artifact_tokens_used_est",
-    "fullfile_tokens_avoided_est", "embedding_cache_hits", "embedding_cache_misses",
+    "context_budget_cap_tokens",
+    "context_budget_selected_tokens_est",
+    "files_kept",
+    "files_omitted",
+    "artifact_substitutions_count",
+    "artifact_tokens_used_est",
+    "fullfile_tokens_avoided_est",
+    "embedding_cache_hits",
+    "embedding_cache_misses",
     "embedding_calls_made",
 )
 

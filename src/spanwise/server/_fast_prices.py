@@ -25,9 +25,15 @@ NO_PRICE: Price = UNPRICED
 
 
 def _probe(call: LlmCall, pricer: Pricer, inp: int, out: int, read: int, write: int) -> Price:
-    probe = LlmCall(call.provider, call.request_model, response_model=call.response_model,
-                    input_tokens=inp, output_tokens=out, cache_read_tokens=read or None,
-                    cache_write_tokens=write or None)
+    probe = LlmCall(
+        call.provider,
+        call.request_model,
+        response_model=call.response_model,
+        input_tokens=inp,
+        output_tokens=out,
+        cache_read_tokens=read or None,
+        cache_write_tokens=write or None,
+    )
     return pricer.price(probe)
 
 
@@ -48,8 +54,10 @@ class FastPrices:
             return UNPRICED
         if zero.source != "genai-prices":
             return _SLOW  # an override from config.toml: already cheap
-        points = [_probe(call, pricer, *usage) for usage in
-                  ((M, 0, 0, 0), (0, M, 0, 0), (M, 0, M, 0), (M, 0, 0, M))]
+        points = [
+            _probe(call, pricer, *usage)
+            for usage in ((M, 0, 0, 0), (0, M, 0, 0), (M, 0, M, 0), (M, 0, 0, M))
+        ]
         if any(p.cost_usd is None for p in points) or zero.cost_usd is None:
             return _SLOW
         base = zero.cost_usd
@@ -84,5 +92,6 @@ class FastPrices:
 def _on_line(line: tuple[Any, ...], inp: int, out: int, read: int, write: int) -> float:
     """Input tokens include cached ones: the uncached rest is priced at the input rate."""
     base, per_in, per_out, per_read, per_write, _ = line
-    return float(base + per_in * (inp - read - write) + per_out * out + per_read * read
-                 + per_write * write)
+    return float(
+        base + per_in * (inp - read - write) + per_out * out + per_read * read + per_write * write
+    )

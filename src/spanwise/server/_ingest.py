@@ -40,18 +40,28 @@ _BODY = {
 _REPLIES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Stored (ExportTraceServiceResponse, maybe with partialSuccess)",
-        "content": {"application/json": {"schema": {"type": "object"}},
-                    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        },
     },
-    400: {"description": "The payload does not decode",
-          "content": {"application/json": {"schema": _STATUS_SCHEMA}}},
+    400: {
+        "description": "The payload does not decode",
+        "content": {"application/json": {"schema": _STATUS_SCHEMA}},
+    },
     401: {"description": "Missing or wrong bearer token"},
-    413: {"description": "Body over the limit (after decompression)",
-          "content": {"application/json": {"schema": _STATUS_SCHEMA}}},
-    415: {"description": "Unsupported content type or encoding",
-          "content": {"application/json": {"schema": _STATUS_SCHEMA}}},
-    503: {"description": "Queue full or store unavailable; retry after Retry-After",
-          "content": {"application/json": {"schema": _STATUS_SCHEMA}}},
+    413: {
+        "description": "Body over the limit (after decompression)",
+        "content": {"application/json": {"schema": _STATUS_SCHEMA}},
+    },
+    415: {
+        "description": "Unsupported content type or encoding",
+        "content": {"application/json": {"schema": _STATUS_SCHEMA}},
+    },
+    503: {
+        "description": "Queue full or store unavailable; retry after Retry-After",
+        "content": {"application/json": {"schema": _STATUS_SCHEMA}},
+    },
 }
 
 
@@ -71,7 +81,8 @@ async def ingest_traces(request: Request) -> Response:
     if kind not in (PROTOBUF, JSON):
         writer.count_rejected("unsupported_media_type")
         return status_response(
-            415, f"unsupported content type {kind or '(none)'!r}: use {PROTOBUF} or {JSON}",
+            415,
+            f"unsupported content type {kind or '(none)'!r}: use {PROTOBUF} or {JSON}",
             content_type,
         )
     limit = state.config.max_body_bytes
@@ -82,8 +93,9 @@ async def ingest_traces(request: Request) -> Response:
     try:
         body = await read_body(request.stream(), request.headers.get("content-encoding"), limit)
     except BodyError as exc:
-        writer.count_rejected({413: "too_large", 415: "unsupported_encoding"}.get(exc.status,
-                                                                                  "malformed"))
+        writer.count_rejected(
+            {413: "too_large", 415: "unsupported_encoding"}.get(exc.status, "malformed")
+        )
         return status_response(exc.status, exc.message, content_type)
     if not body:
         return success_response(content_type)
@@ -91,8 +103,9 @@ async def ingest_traces(request: Request) -> Response:
     future = writer.submit(lambda: decode(body, kind, keep), len(body))
     if future is None:
         writer.count_rejected("queue_full")
-        return status_response(503, "the server is at capacity; retry later", content_type,
-                               {"Retry-After": "1"})
+        return status_response(
+            503, "the server is at capacity; retry later", content_type, {"Retry-After": "1"}
+        )
     try:
         decoded = await asyncio.wait_for(asyncio.wrap_future(future), WRITE_TIMEOUT_S)
     except PayloadError as exc:
@@ -100,8 +113,9 @@ async def ingest_traces(request: Request) -> Response:
         return status_response(400, str(exc)[:500], content_type)
     except Exception as exc:  # noqa: BLE001 - any store failure is a retryable 503
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return status_response(503, f"could not store the spans: {message}"[:500],
-                               content_type, {"Retry-After": "5"})
+        return status_response(
+            503, f"could not store the spans: {message}"[:500], content_type, {"Retry-After": "5"}
+        )
     if decoded.rejected:
         writer.count_rejected("invalid_span", decoded.rejected)
     return success_response(content_type, decoded.rejected, decoded.message)

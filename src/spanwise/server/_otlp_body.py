@@ -100,8 +100,9 @@ async def _read_plain(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return bytes(out)
 
 
-def status_response(http_status: int, message: str, content_type: str | None,
-                    headers: dict[str, str] | None = None) -> Response:
+def status_response(
+    http_status: int, message: str, content_type: str | None, headers: dict[str, str] | None = None
+) -> Response:
     """An OTLP error reply: a ``google.rpc.Status`` in the request's content type."""
     code = {
         400: RPC_INVALID_ARGUMENT,

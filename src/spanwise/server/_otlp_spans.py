@@ -74,8 +74,16 @@ def _content_rules() -> tuple[Callable[..., Any], tuple[str, ...], frozenset[str
     # A span can be an LLM call only if it carries one of these (the mapper's own rule:
     # an inference operation or kind, or a model name next to token counts). Checking
     # them first skips the mapper for the many spans that are not LLM calls.
-    markers = frozenset({GENAI.OPERATION, OI.SPAN_KIND, GENAI.REQUEST_MODEL,
-                         GENAI.RESPONSE_MODEL, GENAI.SYSTEM, OI.MODEL_NAME})
+    markers = frozenset(
+        {
+            GENAI.OPERATION,
+            OI.SPAN_KIND,
+            GENAI.REQUEST_MODEL,
+            GENAI.RESPONSE_MODEL,
+            GENAI.SYSTEM,
+            OI.MODEL_NAME,
+        }
+    )
     return llm_call_from_attributes, CONTENT_KEY_PREFIXES, markers
 
 
@@ -112,8 +120,11 @@ def _kind(attributes: dict[str, Any], llm: Any) -> str:
 def _session(attributes: dict[str, Any]) -> str | None:
     for key in SESSION_KEYS:
         value = attributes.get(key)
-        if value is not None and value != "" and isinstance(value, (str, int)) and (
-            not isinstance(value, bool)
+        if (
+            value is not None
+            and value != ""
+            and isinstance(value, (str, int))
+            and (not isinstance(value, bool))
         ):
             return str(value)[:MAX_KEY_CHARS]
     return None
@@ -209,15 +220,22 @@ class Builder:
                 fields["error_type"] = _error_type(attributes, events)
             set_span_fields(span, **fields)
         session = resource.session
-        if SESSION_KEYS[0] in attributes or SESSION_KEYS[1] in attributes or (
-            SESSION_KEYS[2] in attributes
+        if (
+            SESSION_KEYS[0] in attributes
+            or SESSION_KEYS[1] in attributes
+            or (SESSION_KEYS[2] in attributes)
         ):
             session = _session(attributes) or session
         self.out.items.append((session, resource.pid, span))
 
 
-_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                 "reasoning_tokens")
+_TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 
 
 def _checked_call(call: Any) -> Any:

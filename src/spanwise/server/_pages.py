@@ -29,8 +29,16 @@ from spanwise.store._dashboard_queries import known_models
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
-TRACE_FILTERS = ("since", "until", "status", "session", "model", "name", "min_cost",
-                 "min_duration_ms")
+TRACE_FILTERS = (
+    "since",
+    "until",
+    "status",
+    "session",
+    "model",
+    "name",
+    "min_cost",
+    "min_duration_ms",
+)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -61,8 +69,14 @@ def trace_list_page(request: Request) -> HTMLResponse:
         return "/?" + urlencode({**kept, "offset": new_offset})
 
     return render(
-        request, "traces.html", status_code=400 if error else 200, q=q, error=error,
-        listing=listing, models=models, presets=TIME_PRESETS,
+        request,
+        "traces.html",
+        status_code=400 if error else 200,
+        q=q,
+        error=error,
+        listing=listing,
+        models=models,
+        presets=TIME_PRESETS,
         next_link=page_link(listing["next_offset"]) if listing["next_offset"] else None,
         prev_link=page_link(max(offset - PAGE_SIZE, 0)) if offset else None,
         filtered=bool(kept),
@@ -80,8 +94,14 @@ def trace_page(request: Request, trace_id: str) -> HTMLResponse:
         span = views.span_detail(db, trace["trace_id"], selected) if selected else None
     chart = layout(detail["spans"], trace["start_ns"], trace["end_ns"], selected or None)
     return render(
-        request, "trace.html", trace=trace, chart=chart, span=span, errors=detail["errors"],
-        locks=lock_lanes(detail["lock_events"]), diffs=patch_ops(detail["state_diffs"]),
+        request,
+        "trace.html",
+        trace=trace,
+        chart=chart,
+        span=span,
+        errors=detail["errors"],
+        locks=lock_lanes(detail["lock_events"]),
+        diffs=patch_ops(detail["state_diffs"]),
         spans=detail["spans"],
     )
 
@@ -93,13 +113,30 @@ def cost_page(request: Request) -> HTMLResponse:
     try:
         since_ns, size = parse_time(since, "since"), bucket_ns(bucket)
     except FilterError as exc:
-        return render(request, "cost.html", 400, error=str(exc), since=since, bucket=bucket,
-                      report=None, chart=None, presets=TIME_PRESETS)
+        return render(
+            request,
+            "cost.html",
+            400,
+            error=str(exc),
+            since=since,
+            bucket=bucket,
+            report=None,
+            chart=None,
+            presets=TIME_PRESETS,
+        )
     with request.app.state.spanwise.pool.connection() as db:
         report = views.cost_view(db, since_ns, size)
     chart = cost_chart(report["rows"], report["models"], size, since_ns, time.time_ns())
-    return render(request, "cost.html", error=None, since=since, bucket=bucket, report=report,
-                  chart=chart, presets=TIME_PRESETS)
+    return render(
+        request,
+        "cost.html",
+        error=None,
+        since=since,
+        bucket=bucket,
+        report=report,
+        chart=chart,
+        presets=TIME_PRESETS,
+    )
 
 
 @router.get("/latency", response_class=HTMLResponse)
@@ -109,12 +146,21 @@ def latency_page(request: Request) -> HTMLResponse:
     try:
         since_ns = parse_time(since, "since")
     except FilterError as exc:
-        return render(request, "latency.html", 400, error=str(exc), since=since, kind=kind,
-                      rows=[], presets=TIME_PRESETS)
+        return render(
+            request,
+            "latency.html",
+            400,
+            error=str(exc),
+            since=since,
+            kind=kind,
+            rows=[],
+            presets=TIME_PRESETS,
+        )
     with request.app.state.spanwise.pool.connection() as db:
         rows = views.latency_view(db, since_ns, kind)["rows"]
-    return render(request, "latency.html", error=None, since=since, kind=kind, rows=rows,
-                  presets=TIME_PRESETS)
+    return render(
+        request, "latency.html", error=None, since=since, kind=kind, rows=rows, presets=TIME_PRESETS
+    )
 
 
 @router.get("/efficiency", response_class=HTMLResponse)
@@ -134,8 +180,9 @@ def health_page(request: Request) -> HTMLResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return render(request, "login.html", next=safe_next(request.query_params.get("next")),
-                  error=None)
+    return render(
+        request, "login.html", next=safe_next(request.query_params.get("next")), error=None
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -148,8 +195,9 @@ def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Res
     if not hmac.compare_digest(token.encode(), expected.encode()):
         return render(request, "login.html", 401, next=safe_next(next), error="wrong token")
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(COOKIE_NAME, session_cookie_value(expected), httponly=True,
-                        samesite="strict", path="/")
+    response.set_cookie(
+        COOKIE_NAME, session_cookie_value(expected), httponly=True, samesite="strict", path="/"
+    )
     return response
 
 
@@ -167,5 +215,8 @@ def static_file(request: Request, name: str) -> Response:
         return Response("not found", status_code=404, media_type="text/plain")
     if request.headers.get("if-none-match") == f'"{found.etag}"':
         return Response(status_code=304)
-    return Response(found.body, media_type=found.media_type,
-                    headers={"ETag": f'"{found.etag}"', "Cache-Control": "public, max-age=3600"})
+    return Response(
+        found.body,
+        media_type=found.media_type,
+        headers={"ETag": f'"{found.etag}"', "Cache-Control": "public, max-age=3600"},
+    )

@@ -21,8 +21,17 @@ def _acquisitions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for i, e in enumerate(events):
         key = str(e.get("acquisition") or f"event-{i}")
-        a = found.setdefault(key, {"lock": e.get("lock_name") or "?", "holder": None,
-                                   "req": None, "acq": None, "rel": None, "outcome": None})
+        a = found.setdefault(
+            key,
+            {
+                "lock": e.get("lock_name") or "?",
+                "holder": None,
+                "req": None,
+                "acq": None,
+                "rel": None,
+                "outcome": None,
+            },
+        )
         holder = e.get("thread") or e.get("task")
         if holder:
             a["holder"] = str(holder)
@@ -67,19 +76,35 @@ def lock_lanes(events: list[dict[str, Any]] | None) -> dict[str, Any] | None:
         def x(t: int) -> float:
             return float(round(LANE_LABEL + (t - start) * scale, 1))
 
-        row: dict[str, Any] = {"y": i * LANE_ROW, "lock": a["lock"], "holder": a["holder"] or "",
-                               "outcome": a["outcome"], "wait": None, "hold": None}
+        row: dict[str, Any] = {
+            "y": i * LANE_ROW,
+            "lock": a["lock"],
+            "holder": a["holder"] or "",
+            "outcome": a["outcome"],
+            "wait": None,
+            "hold": None,
+        }
         if req is not None and (acq or rel) is not None:
             wait_end = acq if acq is not None else rel
-            row["wait"] = {"x": x(req), "width": max(x(wait_end) - x(req), 1.0),
-                           "text": fmt_duration_ns(wait_end - req)}
+            row["wait"] = {
+                "x": x(req),
+                "width": max(x(wait_end) - x(req), 1.0),
+                "text": fmt_duration_ns(wait_end - req),
+            }
         if acq is not None and rel is not None:
-            row["hold"] = {"x": x(acq), "width": max(x(rel) - x(acq), 1.0),
-                           "text": fmt_duration_ns(rel - acq)}
+            row["hold"] = {
+                "x": x(acq),
+                "width": max(x(rel) - x(acq), 1.0),
+                "text": fmt_duration_ns(rel - acq),
+            }
         rows.append(row)
-    return {"rows": rows, "height": len(rows) * LANE_ROW + 4, "width": LANE_LABEL + LANE_AREA,
-            "label_width": LANE_LABEL,
-            "truncated": max(len(acquisitions) - MAX_ACQUISITIONS, 0)}
+    return {
+        "rows": rows,
+        "height": len(rows) * LANE_ROW + 4,
+        "width": LANE_LABEL + LANE_AREA,
+        "label_width": LANE_LABEL,
+        "truncated": max(len(acquisitions) - MAX_ACQUISITIONS, 0),
+    }
 
 
 def _patch(value: Any) -> list[dict[str, Any]]:
@@ -94,9 +119,15 @@ def _patch(value: Any) -> list[dict[str, Any]]:
     for op in value[:MAX_OPS]:
         if isinstance(op, dict):
             shown = op.get("value", op.get("from"))
-            ops.append({"op": str(op.get("op", "?")), "path": str(op.get("path", "")),
-                        "value": "" if shown is None and "value" not in op
-                        else json.dumps(shown, ensure_ascii=False)[:2000]})
+            ops.append(
+                {
+                    "op": str(op.get("op", "?")),
+                    "path": str(op.get("path", "")),
+                    "value": ""
+                    if shown is None and "value" not in op
+                    else json.dumps(shown, ensure_ascii=False)[:2000],
+                }
+            )
     return ops
 
 
@@ -106,14 +137,16 @@ def patch_ops(diffs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None
         return None
     out = []
     for d in diffs:
-        out.append({
-            "label": str(d.get("label") or "state"),
-            "time_ns": d.get("time_ns"),
-            "span_id": d.get("span_id"),
-            "status": d.get("status"),
-            "truncated": bool(d.get("truncated")),
-            "ops": _patch(d.get("patch")),
-            "before": d.get("before"),
-            "after": d.get("after"),
-        })
+        out.append(
+            {
+                "label": str(d.get("label") or "state"),
+                "time_ns": d.get("time_ns"),
+                "span_id": d.get("span_id"),
+                "status": d.get("status"),
+                "truncated": bool(d.get("truncated")),
+                "ops": _patch(d.get("patch")),
+                "before": d.get("before"),
+                "after": d.get("after"),
+            }
+        )
     return out

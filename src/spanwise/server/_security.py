@@ -156,9 +156,13 @@ class Guard:
 
             content_type = headers.get(b"content-type", b"").decode("latin-1")
             response = status_response(401, "missing or wrong bearer token", content_type)
-            await _send_response(send, response.status_code, bytes(response.body),
-                                 response.headers.get("content-type", "application/json"),
-                                 [(b"www-authenticate", b"Bearer")])
+            await _send_response(
+                send,
+                response.status_code,
+                bytes(response.body),
+                response.headers.get("content-type", "application/json"),
+                [(b"www-authenticate", b"Bearer")],
+            )
             return
         accept = headers.get(b"accept", b"").decode("latin-1")
         if method == "GET" and "text/html" in accept and not path.startswith("/api/"):

@@ -55,8 +55,10 @@ def _message(item: Any, default_role: str) -> dict[str, str]:
             body = json.dumps(item, indent=2, ensure_ascii=False)
         calls = item.get("tool_calls")
         if calls:
-            body = (body + "\n" if body else "") + "tool calls: " + json.dumps(
-                calls, indent=2, ensure_ascii=False
+            body = (
+                (body + "\n" if body else "")
+                + "tool calls: "
+                + json.dumps(calls, indent=2, ensure_ascii=False)
             )
         return {"role": role, "content": body}
     return {"role": default_role, "content": _content_text(item)}

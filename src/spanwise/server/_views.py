@@ -100,8 +100,14 @@ def cost_view(db: Database, since_ns: int | None, bucket_ns: int) -> dict[str, A
     for r in rows:
         t = totals.setdefault(
             r["model"] or "(unknown)",
-            {"model": r["model"] or "(unknown)", "calls": 0, "input_tokens": 0,
-             "output_tokens": 0, "cost_usd": 0.0, "unpriced_calls": 0},
+            {
+                "model": r["model"] or "(unknown)",
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cost_usd": 0.0,
+                "unpriced_calls": 0,
+            },
         )
         for key in ("calls", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls"):
             t[key] += r[key] or 0

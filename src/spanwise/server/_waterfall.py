@@ -55,8 +55,15 @@ def _label(name: str, depth: int) -> str:
     return name if len(name) <= room else name[: room - 1] + "…"
 
 
-def _row(i: int, depth: int, s: dict[str, Any], start_ns: int, scale: float, width: int,
-         selected: str | None) -> str:
+def _row(
+    i: int,
+    depth: int,
+    s: dict[str, Any],
+    start_ns: int,
+    scale: float,
+    width: int,
+    selected: str | None,
+) -> str:
     y = AXIS_HEIGHT + i * ROW_HEIGHT
     duration_ns = s["end_ns"] - s["start_ns"]
     x = round(LABEL_WIDTH + (s["start_ns"] - start_ns) * scale, 1)
@@ -86,19 +93,20 @@ def _row(i: int, depth: int, s: dict[str, Any], start_ns: int, scale: float, wid
     )
 
 
-def layout(spans: list[dict[str, Any]], start_ns: int, end_ns: int,
-           selected: str | None = None) -> dict[str, Any]:
+def layout(
+    spans: list[dict[str, Any]], start_ns: int, end_ns: int, selected: str | None = None
+) -> dict[str, Any]:
     """What the template needs: the rows as SVG markup, axis ticks and the size."""
     total = max(end_ns - start_ns, 1)
     scale = BAR_AREA / total
     width = LABEL_WIDTH + BAR_AREA + RIGHT_MARGIN
     ordered = tree_order(spans)
     shown = ordered[:MAX_ROWS]
-    rows = "".join(_row(i, depth, s, start_ns, scale, width, selected)
-                   for i, (depth, s) in enumerate(shown))
+    rows = "".join(
+        _row(i, depth, s, start_ns, scale, width, selected) for i, (depth, s) in enumerate(shown)
+    )
     ticks = [
-        (round(LABEL_WIDTH + BAR_AREA * k / 4, 1), fmt_duration_ns(total * k / 4))
-        for k in range(5)
+        (round(LABEL_WIDTH + BAR_AREA * k / 4, 1), fmt_duration_ns(total * k / 4)) for k in range(5)
     ]
     return {
         "rows_svg": Markup(rows),

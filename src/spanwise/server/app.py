@@ -63,8 +63,10 @@ def ingest_pricer(overrides: dict[str, Any]) -> Any:
         call.priced = True
         if call.cost_usd is None:
             sent = span.attributes.get("spanwise.cost_usd")
-            if isinstance(sent, (int, float)) and not isinstance(sent, bool) and (
-                math.isfinite(sent) and sent >= 0
+            if (
+                isinstance(sent, (int, float))
+                and not isinstance(sent, bool)
+                and (math.isfinite(sent) and sent >= 0)
             ):
                 call.cost_usd, call.pricing_available = float(sent), True
                 source = span.attributes.get("spanwise.price_source")
@@ -87,12 +89,18 @@ def create_app(config: ServerConfig) -> FastAPI:
     check_bind(config.host, config.token)
     settings = resolve("off", store=config.store_url)
     writer_db = open_database(config.store_url)  # creates and migrates the store
-    writer = IngestWriter(lambda: writer_db, ingest_pricer(settings.price_overrides),
-                          capacity_bytes=config.queue_bytes)
+    writer = IngestWriter(
+        lambda: writer_db,
+        ingest_pricer(settings.price_overrides),
+        capacity_bytes=config.queue_bytes,
+    )
     static = load_static()
     state = ServerState(
-        config=config, writer=writer, pool=ReadPool(config.store_url, config.readers),
-        templates=make_environment(static), static=static,
+        config=config,
+        writer=writer,
+        pool=ReadPool(config.store_url, config.readers),
+        templates=make_environment(static),
+        static=static,
     )
 
     @contextlib.asynccontextmanager
@@ -115,7 +123,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(_pages.router)
     _add_error_handlers(app)
     app.add_middleware(
-        Guard, token=config.token,
+        Guard,
+        token=config.token,
         hosts=allowed_hosts(config.host, config.token, config.allowed_hosts),
     )
     return app
@@ -131,7 +140,9 @@ def _add_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": message}, status_code=status)
         state: ServerState = request.app.state.spanwise
         html = state.templates.get_template("error.html").render(
-            page="error", status=status, message=message,
+            page="error",
+            status=status,
+            message=message,
             token_required=state.config.token is not None,
         )
         return HTMLResponse(html, status_code=status)

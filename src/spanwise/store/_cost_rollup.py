@@ -57,9 +57,7 @@ class CostRollup:
 
     def _rebuild(self, db: Database) -> None:
         self.hours = {}
-        self.count, self.id_sum, self.max_id = self._add(
-            db.query(f"{_GROUPED} GROUP BY 1, 2")
-        )
+        self.count, self.id_sum, self.max_id = self._add(db.query(f"{_GROUPED} GROUP BY 1, 2"))
         self.built_at = time.monotonic()
         self.rebuilds += 1
 
@@ -99,10 +97,18 @@ class CostRollup:
             for i in range(5):
                 slot[i] += sums[i]
         return [
-            {"bucket": bucket, "model": model, "calls": s[0], "input_tokens": s[1],
-             "output_tokens": s[2], "cost_usd": s[3], "unpriced_calls": s[4]}
-            for (bucket, model), s in sorted(merged.items(), key=lambda kv: (kv[0][0],
-                                                                             kv[0][1] or ""))
+            {
+                "bucket": bucket,
+                "model": model,
+                "calls": s[0],
+                "input_tokens": s[1],
+                "output_tokens": s[2],
+                "cost_usd": s[3],
+                "unpriced_calls": s[4],
+            }
+            for (bucket, model), s in sorted(
+                merged.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
+            )
             if s[0]
         ]
 

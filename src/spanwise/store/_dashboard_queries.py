@@ -319,8 +319,16 @@ def record_counts(db: Database) -> dict[str, int]:
     """Row counts of every spanwise table that exists."""
     counts: dict[str, int] = {}
     present = existing_tables(db)
-    for table in ("traces", "spans", "llm_calls", "blobs", "errors", "lock_events",
-                  "state_diffs", "efficiency"):
+    for table in (
+        "traces",
+        "spans",
+        "llm_calls",
+        "blobs",
+        "errors",
+        "lock_events",
+        "state_diffs",
+        "efficiency",
+    ):
         if table in present:
             counts[table] = int(db.query(f"SELECT COUNT(*) FROM {table}")[0][0])
     return counts

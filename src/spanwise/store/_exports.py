@@ -59,8 +59,7 @@ def llm_from_row(row: dict[str, Any], blobs: dict[str, str]) -> LlmCall:
     return call
 
 
-def span_from_row(row: dict[str, Any], llm: dict[str, Any] | None,
-                  blobs: dict[str, str]) -> Span:
+def span_from_row(row: dict[str, Any], llm: dict[str, Any] | None, blobs: dict[str, str]) -> Span:
     attributes = _json(row["attributes"]) if row["attributes"] else {}
     span = Span(row["name"], attributes if isinstance(attributes, dict) else {}, row["kind"])
     span.trace_id = int(row["trace_id"], 16)
@@ -75,8 +74,11 @@ def span_from_row(row: dict[str, Any], llm: dict[str, Any] | None,
         error_message=row["error_message"],
         events=[
             (str(e.get("name", "")), int(e.get("time_ns") or 0), e.get("attributes") or {})
-            for e in events if isinstance(e, dict)
-        ] if isinstance(events, list) else None,
+            for e in events
+            if isinstance(e, dict)
+        ]
+        if isinstance(events, list)
+        else None,
         llm=llm_from_row(llm, blobs) if llm is not None else None,
     )
     return span

@@ -38,7 +38,8 @@ def old_trace_ids(db: Database, cutoff_ns: int, limit: int) -> list[str]:
 
 def _tables_with(db: Database, column: str) -> list[str]:
     return sorted(
-        t for t in existing_tables(db)
+        t
+        for t in existing_tables(db)
         if t not in ("traces", "blobs", "schema_migrations") and column in table_columns(db, t)
     )
 
