@@ -5,7 +5,7 @@ from __future__ import annotations
 from spanwise import _internal
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
-from spanwise._span import Span, current
+from spanwise._span import Span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,13 +114,7 @@ def emit_llm_span(
         return None
     try:
         s = Span(name, attributes, "llm")
-        parent = current.get()
-        if parent is None or not parent.span_id:
-            s.trace_id = rt.remote_trace_id or rt.new_trace()
-            s.parent_id = rt.remote_parent_id
-        else:
-            s.trace_id, s.parent_id = parent.trace_id, parent.span_id
-        s.span_id = rt.new_span()
+        s._link()
         end = end_ns if end_ns is not None else rt.now_ns()
         if start_ns is None:
             start_ns = end - int((duration_ms or 0.0) * 1e6)

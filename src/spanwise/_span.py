@@ -150,8 +150,8 @@ class Span:
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    def _start(self) -> None:
-        """Begin timing without making this span current (used by generator wrappers)."""
+    def _link(self) -> None:
+        """Take ids from the current span (or start a trace) without becoming current."""
         rt = RT
         parent = current.get()
         if parent is None:
@@ -161,7 +161,11 @@ class Span:
             self.trace_id = parent.trace_id
             self.parent_id = parent.span_id
         self.span_id = rt.new_span()
-        self.start_ns = rt.now_ns()
+
+    def _start(self) -> None:
+        """Begin timing without making this span current (used by generator wrappers)."""
+        self._link()
+        self.start_ns = RT.now_ns()
 
     def _finish(self, exc_type: Any, exc: Any) -> None:
         rt = RT

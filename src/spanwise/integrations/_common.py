@@ -18,7 +18,7 @@ from typing import Any
 from spanwise import _internal
 from spanwise._llm_record import LlmCall
 from spanwise._runtime import RT
-from spanwise._span import Span, current
+from spanwise._span import Span
 from spanwise.integrations._patch import WrapperFactory
 from spanwise.otel._genai import GENAI
 
@@ -50,13 +50,7 @@ class Recording:
         if streamed:
             attributes[GENAI.REQUEST_STREAM] = True
         s = Span(f"{operation} {model}", attributes, "llm")
-        parent = current.get()
-        if parent is None or not parent.span_id:
-            s.trace_id = rt.remote_trace_id or rt.new_trace()
-            s.parent_id = rt.remote_parent_id
-        else:
-            s.trace_id, s.parent_id = parent.trace_id, parent.span_id
-        s.span_id = rt.new_span()
+        s._link()
         self.call = s.llm = LlmCall(provider, model, operation=operation, streamed=streamed)
         self.span = s
         self.first_ns = 0  # first chunk that carried output
