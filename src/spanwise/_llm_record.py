@@ -119,3 +119,20 @@ def normalize_input_tokens(
             f"usage_convention must be 'inclusive', 'additive' or None, not {usage_convention!r}"
         )
     return input_tokens
+
+
+def call_from_row(row: Any, **extra: Any) -> LlmCall:
+    """An ``LlmCall`` from a stored ``llm_calls`` row (a mapping with its column names);
+    ``extra`` sets the other constructor fields (timing, content)."""
+    return LlmCall(
+        row["provider"],
+        row["request_model"],
+        response_model=row["response_model"],
+        operation=row["operation"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cache_read_tokens=row["cache_read_tokens"],
+        cache_write_tokens=row["cache_write_tokens"],
+        reasoning_tokens=row["reasoning_tokens"],
+        **extra,
+    )

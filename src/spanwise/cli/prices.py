@@ -44,19 +44,9 @@ def _pricer(store_url: str | None) -> Any:
 
 
 def _call(row: dict[str, Any]) -> Any:
-    from spanwise._llm_record import LlmCall
+    from spanwise._llm_record import call_from_row
 
-    return LlmCall(
-        row["provider"],
-        row["request_model"],
-        response_model=row["response_model"],
-        operation=row["operation"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        reasoning_tokens=row["reasoning_tokens"],
-    )
+    return call_from_row(row)
 
 
 @click.group("prices")

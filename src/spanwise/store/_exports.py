@@ -12,7 +12,7 @@ import base64
 import json
 from typing import Any
 
-from spanwise._llm_record import LlmCall
+from spanwise._llm_record import LlmCall, call_from_row
 from spanwise._span import Span
 
 ID_FIELDS = ("traceId", "spanId", "parentSpanId")
@@ -35,16 +35,8 @@ def _content(text: str | None) -> Any:
 
 
 def llm_from_row(row: dict[str, Any], blobs: dict[str, str]) -> LlmCall:
-    call = LlmCall(
-        row["provider"],
-        row["request_model"],
-        response_model=row["response_model"],
-        operation=row["operation"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        reasoning_tokens=row["reasoning_tokens"],
+    call = call_from_row(
+        row,
         time_to_first_token_ms=row["time_to_first_token_ms"],
         streamed=bool(row["streamed"]),
         finish_reasons=_json(row["finish_reasons"]),
