@@ -11,6 +11,7 @@ figure is the median over rounds of (instrumented − plain) per call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,28 @@ def _toggles(variant: str) -> tuple[Callable[[], None], Callable[[], None], Call
     raise ValueError(variant)
 
 
-def run_variant(variant: str, rounds: int, calls: int) -> dict[str, Any]:
-    from fake_providers import FakeProviderServer
+@contextlib.contextmanager
+def _server_process() -> Iterator[str]:
+    """The fake provider in a process of its own, as a real provider would be: its work
+    does not compete with the measured program (and spanwise's writer) for the GIL."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "llm" / "fake_providers.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(10)
 
-    with FakeProviderServer() as server:
-        clients = _clients(server.url)
+
+def run_variant(variant: str, rounds: int, calls: int) -> dict[str, Any]:
+    with _server_process() as url:
+        clients = _clients(url)
         results: dict[str, Any] = {}
         if variant == "langfuse":
             results = _run_langfuse(clients, max(rounds // 10, 5), calls * 10)
@@ -257,7 +275,9 @@ def price_lookups(n: int = 20_000) -> dict[str, float]:
 
     return {
         "lookup_us": per_call(lambda: [_lookup(*k) for k in keys], n) / len(keys),
-        "cost_us": per_call(lambda: [pricer.price(c) for c in calls], n // 20) / len(calls),
+        "price_us": per_call(lambda: [pricer.price(c) for c in calls], n) / len(calls),
+        "exact_us": per_call(lambda: [pricer.exact_price(c) for c in calls], n // 20)
+        / len(calls),
     }
 
 
@@ -361,25 +381,25 @@ def _render(results: dict[str, Any], prices: dict[str, float], rounds: int, call
             )
     lines += [
         "",
-        "Reading the table: the local server is Python's `ThreadingHTTPServer` on the same "
-        "two cores, so its per-call time and its noise (hundreds of µs between rounds on a "
-        "shared machine) dwarf the differences; the in-memory transport runs the same client "
-        'code without the network. "Added CPU" is the caller thread\'s own CPU time '
-        "(`time.thread_time_ns`). In these loops calls run back to back with almost no "
-        "network wait, so the work each tool does in the background (for spanwise: pricing "
-        "with genai-prices and the SQLite write, below) competes with the program for the "
-        "GIL and shows up in the program's latency; with real LLM calls, which wait on the "
-        "network for 100 ms or more, it runs during that wait.",
+        "Reading the table: the local server is Python's `ThreadingHTTPServer` in a process "
+        "of its own (as a provider is), on the same two cores, so its per-call time and its "
+        "noise dwarf the differences; the in-memory transport runs the same client code "
+        "without the network, in one thread that never waits, so there every µs of work "
+        "a tool does in the background (for spanwise: redaction, pricing, building rows; the "
+        "SQLite write itself releases the GIL) is taken from the program's thread. "
+        '"Added CPU" is the caller thread\'s own CPU time (`time.thread_time_ns`).',
         "",
         f"**spanwise's own code per call** — the figure the ≤ 30 µs target is about: the "
         f"patched method around a stand-in that returns a parsed response (no HTTP, no client "
         f"code), trace mode with the SQLite store, CPU time of the calling thread, best of 7 "
         f"blocks of 5,000: **{prices['wrapper_us']:.1f} µs** per call.",
         "",
-        f"**Price lookup after the first** (the cached genai-prices entry for a model): "
-        f"**{prices['lookup_us']:.2f} µs** (target ≤ 5 µs). Computing a call's cost from it "
-        f"(genai-prices' Decimal arithmetic, on the writer thread, never in the program's "
-        f"thread) takes {prices['cost_us']:.0f} µs per call.",
+        f"**Price lookup after the first** (target ≤ 5 µs): a call's whole price — the "
+        f"model's fitted per-token line and the arithmetic, `Pricer.price` — takes "
+        f"**{prices['price_us']:.2f} µs**; the cached genai-prices entry alone "
+        f"{prices['lookup_us']:.2f} µs; genai-prices' own Decimal calculation, which the "
+        f"line replaces after the first call of a model, {prices['exact_us']:.0f} µs. "
+        f"Pricing runs on the writer thread, never in the program's thread.",
     ]
     return "\n".join(lines)
 

@@ -7,16 +7,20 @@ and never a guessed default. ``genai_prices`` is imported on first use, off the 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from spanwise import _price_lines as lines
 from spanwise._llm_record import LlmCall
 
-# genai-prices is imported by ``configure()`` in the thread that calls it, before the
-# writer starts: an import running on a background thread could be seen half-done by the
-# program's own imports, be cut in two by fork(), or be refused at interpreter exit.
-_READY = False
+# genai-prices is imported by ``configure()`` in the thread that calls it, unless the
+# price-line cache already covers the models this machine has seen. A model new to the
+# cache imports the tables on the writer thread; the import holds ``_IMPORT_GATE`` so
+# that fork() waits for it rather than cutting it in two.
+_IMPORT_GATE = threading.Lock()
+_GATE_HELD_FOR_FORK = False
 
 
 def load_price_tables() -> None:
@@ -25,11 +29,33 @@ def load_price_tables() -> None:
 
 
 def _import_prices() -> Any:
-    global _READY
-    import genai_prices
-
-    _READY = True
+    with _IMPORT_GATE:
+        import genai_prices
     return genai_prices
+
+
+def _gate_before_fork() -> None:
+    global _GATE_HELD_FOR_FORK
+    _GATE_HELD_FOR_FORK = _IMPORT_GATE.acquire(timeout=5.0)
+
+
+def _gate_after_fork_in_parent() -> None:
+    global _GATE_HELD_FOR_FORK
+    if _GATE_HELD_FOR_FORK:
+        _GATE_HELD_FOR_FORK = False
+        _IMPORT_GATE.release()
+
+
+def _gate_after_fork_in_child() -> None:
+    global _IMPORT_GATE, _GATE_HELD_FOR_FORK
+    _IMPORT_GATE, _GATE_HELD_FOR_FORK = threading.Lock(), False
+
+
+os.register_at_fork(
+    before=_gate_before_fork,
+    after_in_parent=_gate_after_fork_in_parent,
+    after_in_child=_gate_after_fork_in_child,
+)
 
 
 # Prefixes users and gateways put in front of model names ("anthropic/claude-sonnet-4-0").
@@ -106,14 +132,79 @@ def split_model(provider: str | None, model: str) -> tuple[str | None, str]:
 
 
 class Pricer:
-    """Prices LLM calls; thread-safe, lookups cached per (provider, model)."""
+    """Prices LLM calls; thread-safe. Models with plain per-token rates are priced on a
+    fitted line (see ``_price_lines``); ``cache_path`` keeps those lines across processes."""
 
-    def __init__(self, overrides: dict[str, PriceOverride] | None = None) -> None:
+    def __init__(
+        self, overrides: dict[str, PriceOverride] | None = None, cache_path: str | None = None
+    ) -> None:
         self.overrides = {k.lower(): v for k, v in (overrides or {}).items()}
         self._lock = threading.Lock()
         self._version: str | None = None
+        self._cache = lines.LineCache(cache_path) if cache_path else None
+        self._lines: dict[str, Any] | None = None
 
     def price(self, call: LlmCall) -> Price:
+        inp, out = call.input_tokens, call.output_tokens
+        if inp is None or out is None:
+            return UNPRICED
+        if self.overrides and self._override(call.provider, call.model) is not None:
+            return self.exact_price(call)
+        known = self._lines if self._lines is not None else self._load_lines()
+        key = lines.cache_key(call.provider, call.request_model, call.response_model)
+        line = known.get(key)
+        if line is None:
+            line = self._fit(call, key)
+        if line == lines.UNPRICED:
+            return UNPRICED
+        read, write = call.cache_read_tokens or 0, call.cache_write_tokens or 0
+        if line == lines.EXACT or read + write > inp:
+            return self.exact_price(call)
+        cost = lines.on_line(line, inp, out, read, write)
+        return Price(cost, True, "genai-prices", line[5])
+
+    def has_cached_lines(self) -> bool:
+        """True when the on-disk cache already prices some models for today's tables."""
+        return bool(self._lines if self._lines is not None else self._load_lines())
+
+    def _load_lines(self) -> dict[str, Any]:
+        with self._lock:
+            if self._lines is None:
+                self._lines = self._cache.load() if self._cache is not None else {}
+            return self._lines
+
+    def _fit(self, call: LlmCall, key: str) -> Any:
+        with self._lock:
+            known = self._lines if self._lines is not None else {}
+            line = known.get(key)
+            if line is not None:
+                return line
+
+            def probe(inp: int, out: int, read: int, write: int) -> lines.Probe:
+                result = self.exact_price(
+                    LlmCall(
+                        call.provider,
+                        call.request_model,
+                        response_model=call.response_model,
+                        input_tokens=inp,
+                        output_tokens=out,
+                        cache_read_tokens=read or None,
+                        cache_write_tokens=write or None,
+                    )
+                )
+                return result.cost_usd, result.source, result.version
+
+            line = lines.fit(probe)
+            self._lines = {**known, key: line}
+            if self._cache is not None and line != lines.EXACT:
+                try:
+                    self._cache.save({key: line})
+                except OSError:
+                    pass  # the cache only saves time; without it every process fits again
+            return line
+
+    def exact_price(self, call: LlmCall) -> Price:
+        """The price computed by genai-prices (or an override) for this one call."""
         if call.input_tokens is None or call.output_tokens is None:
             return UNPRICED
         model = call.model

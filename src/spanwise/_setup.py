@@ -93,8 +93,12 @@ def configure(
         from spanwise._pricing import Pricer
         from spanwise._summary import Aggregator
 
-        STATE.pricer = Pricer(settings.price_overrides)
-        if settings.mode != "off":
+        # Trace mode keeps fitted price lines on disk (metrics mode writes no files).
+        cache = settings.home / "cache" / "price-lines.json"
+        STATE.pricer = Pricer(
+            settings.price_overrides, cache_path=str(cache) if settings.mode == "trace" else None
+        )
+        if settings.mode != "off" and not STATE.pricer.has_cached_lines():
             _load_price_tables()
         STATE.aggregator = Aggregator(STATE.pricer)
         if settings.mode == "metrics":

@@ -482,3 +482,13 @@ def _messages_stream(model: str, usage: Any, scenario: str) -> Iterator[Any]:
         delta["usage"] = {"output_tokens": usage["output_tokens"]}
     yield ("message_delta", delta)
     yield ("message_stop", {"type": "message_stop"})
+
+
+if __name__ == "__main__":
+    # Serve in a process of its own (the benchmarks do, so that the server's work does not
+    # share the measured program's GIL): prints the URL, serves until stdin closes.
+    import sys
+
+    with FakeProviderServer() as standalone:
+        print(standalone.url, flush=True)
+        sys.stdin.read()

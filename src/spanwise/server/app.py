@@ -49,9 +49,8 @@ def ingest_pricer(overrides: dict[str, Any]) -> Any:
     """Price ingested LLM calls like local ones; when no price is known here but the
     sender priced the call (``spanwise.cost_usd``), keep the sender's figure."""
     from spanwise._pricing import Pricer
-    from spanwise.server._fast_prices import FastPrices
 
-    prices = FastPrices(Pricer(overrides))
+    prices = Pricer(overrides)
 
     def price(span: Any) -> None:
         call = span.llm
