@@ -131,7 +131,7 @@ print(json.dumps({"decorated": statistics.median(d), "plain": statistics.median(
 
 THROUGHPUT = """
 import json, os, resource, sys, tempfile, time, spanwise
-rate, seconds = int(sys.argv[1]), float(sys.argv[2])
+rate, seconds, per_trace = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 spanwise.configure("trace", home=tempfile.mkdtemp())
 span = spanwise.span
 chunk = 500
@@ -143,9 +143,11 @@ while True:
         break
     due = int(elapsed * rate) if rate else total + chunk
     while total < due:
-        for _ in range(chunk):
+        for _ in range(chunk // per_trace):  # a root span and per_trace - 1 children
             with span("op", a=1, b="x"):
-                pass
+                for _ in range(per_trace - 1):
+                    with span("op", a=1, b="x"):
+                        pass
         total += chunk
     if rate:
         time.sleep(0.001)
@@ -197,8 +199,9 @@ def main() -> None:
     ours = peers["spanwise (trace mode, SQLite writer)"]
     assert ours is not None
     off = run_snippet(OFF_MODE)
-    sustained = run_snippet(THROUGHPUT, "100000", "3" if QUICK else "5")
-    flood = run_snippet(THROUGHPUT, "0", "3")
+    seconds = "3" if QUICK else "5"
+    sustained = {k: run_snippet(THROUGHPUT, "100000", seconds, str(k)) for k in (50, 1)}
+    flood = run_snippet(THROUGHPUT, "0", "3", "50")
     imp = import_time_ms()
 
     rows = [
@@ -214,7 +217,17 @@ def main() -> None:
             f"| {name} | {float(res['median_ns']) / 1000:.2f} µs | {float(res['min_ns']) / 1000:.2f} µs | "
             f"{'—' if res is ours else f'{ratio:.1f}×'} |"
         )
-    dropped = sustained["dropped"]
+    paced = [
+        "| spans per trace | offered | exported | dropped | producer done | all in SQLite | "
+        "persisted per second | peak RSS |",
+        "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for k, r in sustained.items():
+        paced.append(
+            f"| {k} | {int(r['offered']):,} | {int(r['exported']):,} | {r['dropped']} | "
+            f"{float(r['produce_s']):.2f} s | {float(r['drain_s']):.2f} s | "
+            f"**{int(r['exported']) / float(r['drain_s']):,.0f}** | {float(r['max_rss_mb']):.0f} MB |"
+        )
     body = f"""
 Command: `.venv/bin/python bench/core_spans.py` (commit {git_rev()}). Each implementation runs in its own
 fresh process: {ROUNDS} rounds of {N:,} spans, each span started and ended with two attributes
@@ -230,12 +243,15 @@ spanwise's spans in that run were all persisted: {ours.get("exported"):,} export
 {float(off["plain"]):.0f} ns for the same plain function: **{float(off["added"]):.0f} ns added** (median of 15 × 300,000 calls).
 
 **Sustained throughput into SQLite** (default queue of 100,000; producer paced at 100,000 spans/s for
-{"3" if QUICK else "5"} s): offered {int(sustained["offered"]):,} spans, exported {int(sustained["exported"]):,},
-dropped {dropped}; the producer needed {float(sustained["produce_s"]):.2f} s and everything was in SQLite
-after {float(sustained["drain_s"]):.2f} s, i.e. **{int(sustained["exported"]) / float(sustained["drain_s"]):,.0f} spans/s
-persisted**; peak RSS {float(sustained["max_rss_mb"]):.0f} MB.
+{seconds} s; spans as in traces of 50 — a root and 49 children — and, the worst case, every span a trace
+of its own):
 
-**Producers outrunning the writer** (unpaced for 3 s): offered {int(flood["offered"]):,} spans,
+{chr(10).join(paced)}
+
+Every trace adds a row to `traces`, and trace ids are random, so with one span per trace each span
+inserts two keys at random places of two indexes; in traces of 50 the spans of a trace share a leaf.
+
+**Producers outrunning the writer** (unpaced for 3 s, traces of 50): offered {int(flood["offered"]):,} spans,
 exported {int(flood["exported"]):,}, dropped {flood["dropped"]}; peak RSS {float(flood["max_rss_mb"]):.0f} MB — the
 queue bound holds memory flat and every drop is counted by reason.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from spanwise._ids import RandomIds
+from spanwise._speedups import CSPAN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class Runtime:
+class _PyRuntimeCore:
+    """The recorder's fields; ``spanwise._cspan.RuntimeCore`` is the same in C."""
+
     __slots__ = (
         "cap",
         "capture_content",
@@ -33,6 +36,16 @@ class Runtime:
         "session",
         "settings",
     )
+
+
+if TYPE_CHECKING or CSPAN is None:  # noqa: SIM108 - mypy needs the plain alias
+    _RuntimeCore = _PyRuntimeCore
+else:
+    _RuntimeCore = CSPAN.RuntimeCore
+
+
+class Runtime(_RuntimeCore):
+    __slots__ = ()
 
     def __init__(self) -> None:
         self.emit: Callable[[Any], None] | None = None

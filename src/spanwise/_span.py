@@ -4,10 +4,13 @@ their own context managers, decorators for functions, coroutines and generators.
 from __future__ import annotations
 
 import functools
-from contextvars import ContextVar, Token
+from contextvars import Token
 
 from spanwise import _internal
 from spanwise._runtime import RT
+from spanwise._span_core import PySpanCore
+from spanwise._span_core import current as current
+from spanwise._speedups import CSPAN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,8 +18,6 @@ if TYPE_CHECKING:
     from typing import Any, TypeVar, overload
 
     F = TypeVar("F", bound=Callable[..., Any])
-
-current: ContextVar[Span | None] = ContextVar("spanwise.current_span", default=None)
 
 MAX_EVENTS = 128
 MAX_ERROR_MESSAGE = 4096
@@ -35,78 +36,27 @@ class _Extras:
         self.llm: Any = None
 
 
-class Span:
+if TYPE_CHECKING or CSPAN is None:
+    _SpanCore = PySpanCore
+else:
+    _SpanCore = CSPAN.SpanCore
+    CSPAN.bind(RT, current)
+
+
+class Span(_SpanCore):
     """One timed operation. Used as ``with spanwise.span("name", key=value) as s:``.
 
-    Hot-path layout: only the fields every span needs are slots; status, errors, events
-    and the LLM-call payload live in ``_x`` (None for a plain successful span).
+    Hot-path layout: only the fields every span needs are slots (in ``_SpanCore``, C when
+    built); status, errors, events and the LLM-call payload live in ``_x`` (None for a
+    plain successful span).
     """
 
-    __slots__ = (
-        "_token",
-        "_x",
-        "attributes",
-        "end_ns",
-        "kind",
-        "name",
-        "parent_id",
-        "span_id",
-        "start_ns",
-        "trace_id",
-    )
+    __slots__ = ()
     record_type = "span"
 
-    def __init__(self, name: str, attributes: dict[str, Any], kind: str = "internal") -> None:
-        self.name = name
-        self.attributes = attributes
-        self.kind = kind
-        self._token: Token[Span | None] | None = None
-        self._x: _Extras | None = None
-        self.span_id = 0
-        self.end_ns = 0
+    if TYPE_CHECKING:
 
-    # -- context manager (the hot path) ------------------------------------------------
-    def __enter__(self) -> Span:
-        rt = RT
-        if rt.emit is None:
-            return self
-        parent = current.get()
-        if parent is None:
-            self.trace_id = rt.remote_trace_id or rt.new_trace()
-            self.parent_id = rt.remote_parent_id
-        else:
-            self.trace_id = parent.trace_id
-            self.parent_id = parent.span_id
-        self.span_id = rt.new_span()
-        self._token = current.set(self)
-        self.start_ns = rt.perf() + rt.offset
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        token = self._token
-        if token is None:
-            return
-        rt = RT
-        self.end_ns = rt.perf() + rt.offset
-        self._token = None
-        try:
-            current.reset(token)
-        except ValueError:
-            # Exited in another context (e.g. a generator resumed elsewhere): restore by hand.
-            current.set(None)
-        if exc_type is not None:
-            self._set_error(exc_type, exc)
-        queue = rt.queue
-        if queue is not None:
-            # Trace mode: straight into the writer's bounded queue, no function call.
-            if len(queue) < rt.cap:
-                queue.append(self)
-            else:
-                rt.on_full(self)
-            return
-        emit = rt.emit
-        if emit is not None:
-            emit(self)
+        def __enter__(self) -> Span: ...
 
     # -- rarely-set fields ---------------------------------------------------------------
     def _extras(self) -> _Extras:

@@ -179,6 +179,19 @@ def transcript_processor(capture_content: bool) -> Processor:
                 ]
         return record
 
+    def process_batch(batch: list[Any]) -> list[Any]:
+        # Most spans carry no LLM call and are no foreign (OpenTelemetry) span: skip them
+        # without a call. The others are cleaned one by one, each failure on its own.
+        for record in batch:
+            if getattr(record, "_x", None) is None and not getattr(record, "foreign", False):
+                continue
+            try:
+                transcripts(record)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rest
+                _internal.report("processor transcripts", exc)
+        return batch
+
+    transcripts.process_batch = process_batch  # type: ignore[attr-defined]
     return transcripts
 
 
