@@ -12,6 +12,17 @@ from debug_helpers import Traced
 import spanwise
 
 
+@pytest.fixture(autouse=True)
+def _fresh_lock_order_graph() -> Iterator[None]:
+    """The lock-order graph and its reported cycles are process-wide: each test starts empty."""
+    from spanwise.debug import _deadlock
+
+    yield
+    _deadlock.EDGES.clear()
+    _deadlock._successors.clear()
+    _deadlock._reported.clear()
+
+
 @pytest.fixture
 def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
     home = Path(os.environ["SPANWISE_HOME"])

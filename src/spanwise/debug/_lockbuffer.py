@@ -1,17 +1,22 @@
 """Finished lock acquisitions on their way to the writer thread.
 
-Releasing a traced lock appends one plain tuple ``(lock, hold, released perf ns)`` to
-``PENDING`` (a bounded deque: a C-level append, no record object). The first append
-after a drain also queues one ``LockBatch`` record; the ``drain`` processor (which runs
-first on the writer thread, whatever the exporters) empties ``PENDING`` into it. So a
-thousand acquisitions between two writer passes are one record in the pipeline, and the
-program pays for a tuple and an append. Each acquisition still stands for its
-requested, acquired and released events.
+Releasing a traced lock records one acquisition ``(lock, hold, released perf ns)`` in
+``BUFFER``: a C array when the ``_lockfast`` extension is built (the C hot path writes
+into it without making a Python object), else ``_PyBuffer``, a bounded deque of plain
+tuples. The first record after a drain also queues one ``LockBatch`` record; the
+``drain`` processor (which runs first on the writer thread, whatever the exporters)
+empties ``BUFFER`` into it. So a thousand acquisitions between two writer passes are one
+record in the pipeline. Each acquisition still stands for its requested, acquired and
+released events.
 
-No acquisition is lost between a drain and the next append: the drain clears
-``FLAG.marked`` *before* it empties the deque, and a producer appends *before* it looks
-at the flag. Past ``MAX_PENDING`` waiting acquisitions, new ones are dropped and counted
-as ``queue_full`` by the pipeline.
+No acquisition is lost between a drain and the next record: ``take()`` clears
+``BUFFER.marked`` *before* it empties the buffer, and a producer records *before* it
+looks at the flag. Past ``MAX_PENDING`` waiting acquisitions, new ones are dropped and
+counted as ``queue_full`` by the pipeline.
+
+``FAST`` is the extension module, or None when it is missing, built from another version
+of this code, or ``SPANWISE_NO_SPEEDUPS`` is set (read once, at import): then the
+pure-Python code does the same work.
 """
 
 from __future__ import annotations
@@ -22,26 +27,59 @@ from collections import deque
 from typing import Any
 
 from spanwise._runtime import RT
+from spanwise._speedups import load
 from spanwise.debug._records import LOCK_EVENT_FIELDS, THREAD, span_ids, task_name, thread_name
 
 MAX_PENDING = 100_000
-PENDING: deque[tuple[Any, tuple[Any, ...], int]] = deque()
 SEQ = itertools.count(1)
+Item = tuple[Any, tuple[Any, ...], int]
 
 
-class _Flag:
-    __slots__ = ("marked",)
+FAST_API = 1  # the interface version this code expects of the C extension
 
-    def __init__(self) -> None:
+
+FAST: Any = load("spanwise.debug._lockfast", FAST_API)
+
+
+class _PyBuffer:
+    """The pure-Python buffer (see the module docstring)."""
+
+    __slots__ = ("items", "marked", "max")
+
+    def __init__(self, max: int) -> None:
+        self.items: deque[Item] = deque()
+        self.marked = False
+        self.max = max
+
+    def push(self, lock: Any, hold: tuple[Any, ...], now: int) -> bool:
+        if len(self.items) < self.max:
+            self.items.append((lock, hold, now))
+            return True
+        return False
+
+    def take(self) -> list[Item]:
+        self.marked = False  # before draining: a later record queues a new batch
+        out = []
+        popleft = self.items.popleft
+        while True:
+            try:
+                out.append(popleft())
+            except IndexError:
+                return out
+
+    def clear(self) -> None:
+        self.items.clear()
         self.marked = False
 
+    def __len__(self) -> int:
+        return len(self.items)
 
-FLAG = _Flag()
+
+BUFFER: _PyBuffer = _PyBuffer(MAX_PENDING) if FAST is None else FAST.Buffer(MAX_PENDING)
 
 
 def _after_fork() -> None:
-    PENDING.clear()
-    FLAG.marked = False
+    BUFFER.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -49,28 +87,27 @@ os.register_at_fork(after_in_child=_after_fork)
 
 def mark(rt: Any) -> None:
     """Queue the record that will carry what is pending (once per drain)."""
-    FLAG.marked = True
+    BUFFER.marked = True
     queue = rt.queue
     if queue is None:
-        FLAG.marked = False
+        BUFFER.marked = False
         return
     if len(queue) < rt.cap:
         queue.append(LockBatch())
     else:
-        FLAG.marked = False  # try again on the next release
+        BUFFER.marked = False  # try again on the next release
         rt.on_full(None)
 
 
 def add(lock: Any, hold: tuple[Any, ...], now: int) -> None:
-    """Record one finished acquisition (the inlined form is in ``_ThreadLock``)."""
+    """Record one finished acquisition (the thread locks' hot paths do this inline)."""
     rt = RT
     if rt.queue is None:
         if rt.emit is not None and rt.mode == "trace":
             rt.emit(LockBatch([(lock, hold, now)]))  # e.g. after shutdown: counted there
         return
-    if len(PENDING) < MAX_PENDING:
-        PENDING.append((lock, hold, now))
-        if not FLAG.marked:
+    if BUFFER.push(lock, hold, now):
+        if not BUFFER.marked:
             mark(rt)
     else:
         rt.on_full(None)
@@ -150,21 +187,13 @@ class LockBatch:
     record_type = "lock_event"
     __slots__ = ("_events", "_items")
 
-    def __init__(self, items: list[tuple[Any, tuple[Any, ...], int]] | None = None) -> None:
+    def __init__(self, items: list[Item] | None = None) -> None:
         self._items = items
         self._events: list[dict[str, Any]] | None = None
 
-    def _take(self) -> list[tuple[Any, tuple[Any, ...], int]]:
+    def _take(self) -> list[Item]:
         if self._items is None:
-            FLAG.marked = False  # before draining: a later append queues a new batch
-            items = []
-            popleft = PENDING.popleft
-            while True:
-                try:
-                    items.append(popleft())
-                except IndexError:
-                    break
-            self._items = items
+            self._items = BUFFER.take()
         return self._items
 
     def events(self) -> list[dict[str, Any]]:

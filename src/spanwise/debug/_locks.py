@@ -2,11 +2,16 @@
 asked for them, who got them, how long they waited and how long they held them, and that
 feed the deadlock and lock-order detectors.
 
-The off path is the raw lock itself: ``acquire``, ``release``, ``__enter__`` and
-``__exit__`` resolve (through slots, and a C-level property for the special methods) to
-the raw lock's own C methods, so an untraced lock costs about what a raw lock costs.
-When trace mode starts, every live wrapper switches to its traced methods; a traced
-method that finds tracing stopped switches its lock back.
+The hot path (``acquire``, ``release``, ``__enter__``, ``__exit__``) is the base class
+``_Core``: the C type ``_lockfast.ThreadLockCore`` when the extension is built, else
+``_PyCore`` below; both do the same, and ``_ThreadLock`` keeps the slow paths (contended
+waits, deadlock checks, names, repr) in Python for both.
+
+Untraced, the hot path is the raw lock itself: the C core calls the raw lock's own C
+functions; ``_PyCore`` resolves ``acquire``/``release`` (slots) and the special methods (a
+C-level property) to the raw lock's bound methods. When trace mode starts, every live
+lock switches to its traced methods; a traced acquire that finds tracing stopped switches
+its lock back.
 
 In trace mode an uncontended acquisition costs two clock reads and one record, emitted
 on release (it stands for the requested, acquired and released events). A contended one
@@ -19,10 +24,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from spanwise import _internal
 from spanwise._runtime import RT
@@ -37,7 +43,7 @@ from spanwise.debug._deadlock import (
     emit_event,
     note_order,
 )
-from spanwise.debug._lockbuffer import FLAG, MAX_PENDING, PENDING, SEQ, mark
+from spanwise.debug._lockbuffer import BUFFER, FAST, SEQ, mark
 from spanwise.debug._lockbuffer import add as emit_acquisition
 from spanwise.debug._records import ACQ, PARTY, SPAN, THREAD, span_ids
 
@@ -115,15 +121,14 @@ def _span_name(span: Any) -> str | None:
     return span.name if span is not None and span.span_id else None
 
 
-class _ThreadLock:
-    """Shared machinery of ``Lock`` and ``RLock``. While held, ``_hold`` is the tuple
-    (acquired perf ns, thread ident, span, announced, requested perf ns, the thread's
-    list of held locks, the thread)."""
+class _PyCore:
+    """The hot path in Python, used without the C extension (see the module docstring).
+    While held, ``_hold`` is the tuple (acquired perf ns, thread ident, span, announced,
+    requested perf ns, the thread's list of held locks, the thread)."""
 
-    kind = "thread"
-    reentrant = False
     __slots__ = (
         "__weakref__",
+        "_depth",
         "_enter",
         "_exit",
         "_hold",
@@ -131,11 +136,11 @@ class _ThreadLock:
         "_raw_release",
         "_try",
         "acquire",
-        "name",
         "release",
     )
 
     if TYPE_CHECKING:
+        reentrant: ClassVar[bool]  # (set by the lock classes)
         acquire: Callable[..., bool]
         release: Callable[..., None]
         _enter: Callable[..., bool]
@@ -144,26 +149,22 @@ class _ThreadLock:
         def __enter__(self) -> bool: ...
 
         def __exit__(self, *exc_info: object) -> None: ...
+
+        def _contended(self, blocking: bool, timeout: float) -> bool: ...
     else:
         __enter__ = property(attrgetter("_enter"))
         __exit__ = property(attrgetter("_exit"))
 
-    def __init__(self, name: str | None = None, *, _raw: Any = None) -> None:
-        self.name = str(name) if name else default_name()
-        raw = self._raw = _raw if _raw is not None else self._new_raw()
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
         self._try, self._raw_release = raw.acquire, raw.release
         self._hold: tuple[Any, ...] | None = None
-        self._set_traced(RT.mode == "trace")
-        LIVE.add(self)
-
-    @staticmethod
-    def _new_raw() -> Any:
-        return threading.Lock()
+        self._depth = 0  # re-entrant locks: how deep the recorded holding is
 
     @property
-    def _owner(self) -> Any:
-        hold = self._hold
-        return None if hold is None else hold[PARTY]
+    def _traced(self) -> bool:
+        """Whether acquisitions are recorded (the traced methods are in place)."""
+        return getattr(self.acquire, "__self__", None) is self
 
     def _set_traced(self, on: bool) -> None:
         raw = self._raw
@@ -177,12 +178,17 @@ class _ThreadLock:
         if hold is not None:
             forget_held(hold[PARTY], self)
 
-    # -- traced path ------------------------------------------------------------------------
     def _t_acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         rt = RT
         if rt.mode != "trace":
             self._set_traced(False)
             return bool(self._raw.acquire(blocking, timeout))
+        if self.reentrant:
+            hold = self._hold
+            if hold is not None and hold[PARTY] == get_ident():
+                self._raw.acquire()
+                self._depth += 1
+                return True
         if timeout != -1 and not blocking:
             raise ValueError("can't specify a timeout for a non-blocking call")
         if self._try(False):
@@ -198,16 +204,28 @@ class _ThreadLock:
                     note_held(self, held)
                 held.append(self)
                 self._hold = (now, ident, current.get(), False, now, held, _thread_of(ident))
+                self._depth = 1
             except Exception as exc:  # noqa: BLE001
                 _internal.report("locks.acquire", exc)
             return True
-        return self._contended(blocking, timeout)
+        got = self._contended(blocking, timeout)
+        if got:
+            self._depth = 1
+        return got
 
     def _t_release(self, _type: Any = None, _value: Any = None, _tb: Any = None) -> None:
         hold = self._hold
         if hold is None:  # taken while untraced: a plain release
             self._raw_release()
             return
+        if self.reentrant:
+            if hold[PARTY] != get_ident():
+                self._raw.release()  # not ours: raises like the raw RLock does
+                return
+            if self._depth > 1:
+                self._raw_release()
+                self._depth -= 1
+                return
         self._hold = None
         try:
             rt = RT
@@ -224,14 +242,43 @@ class _ThreadLock:
         self._raw_release()
         try:
             # _lockbuffer.add(), inlined: this is the hot path.
-            if rt.queue is not None and len(PENDING) < MAX_PENDING:
-                PENDING.append((self, hold, now))
-                if not FLAG.marked:
+            if rt.queue is not None and BUFFER.push(self, hold, now):
+                if not BUFFER.marked:
                     mark(rt)
             else:
                 emit_acquisition(self, hold, now)
         except Exception as exc:  # noqa: BLE001
             _internal.report("locks.record", exc)
+
+
+if TYPE_CHECKING:
+    _Core = _PyCore
+else:
+    _Core = _PyCore if FAST is None else FAST.ThreadLockCore
+
+
+class _ThreadLock(_Core):
+    """Shared machinery of ``Lock`` and ``RLock``: the slow paths, over the hot path of
+    ``_Core``."""
+
+    kind = "thread"
+    reentrant = False
+    __slots__ = ("name",)
+
+    def __init__(self, name: str | None = None, *, _raw: Any = None) -> None:
+        self.name = str(name) if name else default_name()
+        _Core.__init__(self, _raw if _raw is not None else self._new_raw())
+        self._set_traced(RT.mode == "trace")
+        LIVE.add(self)
+
+    @staticmethod
+    def _new_raw() -> Any:
+        return threading.Lock()
+
+    @property
+    def _owner(self) -> Any:
+        hold = self._hold
+        return None if hold is None else hold[PARTY]
 
     def _contended(self, blocking: bool, timeout: float) -> bool:
         """The slow path: announce, wait in slices, check for deadlocks, record."""
@@ -307,38 +354,30 @@ class RLock(_ThreadLock):
     """A re-entrant ``threading.RLock`` that records its outermost acquisitions."""
 
     reentrant = True
-    __slots__ = ("_depth",)
-
-    def __init__(self, name: str | None = None, *, _raw: Any = None) -> None:
-        self._depth = 0
-        super().__init__(name or default_name(), _raw=_raw)
+    __slots__ = ()
 
     @staticmethod
     def _new_raw() -> Any:
         return threading.RLock()
 
-    def _t_acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        hold = self._hold
-        if hold is not None and hold[PARTY] == get_ident() and RT.mode == "trace":
-            self._raw.acquire()
-            self._depth += 1
-            return True
-        got = _ThreadLock._t_acquire(self, blocking, timeout)
-        if got:
-            self._depth = 1
-        return got
 
-    def _t_release(self, _type: Any = None, _value: Any = None, _tb: Any = None) -> None:
-        hold = self._hold
-        if hold is not None:
-            if hold[PARTY] != get_ident():
-                self._raw.release()  # not ours: raises like the raw RLock does
-                return
-            if self._depth > 1:
-                self._depth -= 1
-                self._raw_release()
-                return
-        _ThreadLock._t_release(self)
+if FAST is not None:
+    FAST.install(Lock)
+    FAST.install(RLock)
+    FAST.configure(
+        rt=RT,
+        perf_counter=time.perf_counter_ns,
+        current=current,
+        held=HELD,
+        edges=EDGES,
+        threads=getattr(threading, "_active", {}),
+        note_held=note_held,
+        forget_held=forget_held,
+        report=_internal.report,
+        mark=mark,
+        add=emit_acquisition,
+        buffer=BUFFER,
+    )
 
 
 def switch_all_traced() -> None:

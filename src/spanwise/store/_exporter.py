@@ -11,6 +11,7 @@ from spanwise import _internal
 from spanwise._export import ExportResult
 from spanwise._runtime import RT
 from spanwise.store._database import Database, open_database
+from spanwise.store._overlap import MIN_SPANS, Inserter, write_spans_overlapped
 from spanwise.store._span_rows import SpanRows
 
 # Writers for record types added by other features: record_type -> fn(cursor, records,
@@ -62,6 +63,7 @@ class StoreExporter:
         self.url = url
         self._db: Database | None = None
         self._lock = threading.Lock()
+        self._inserter: Inserter | None = None
 
     @property
     def db(self) -> Database:
@@ -82,8 +84,12 @@ class StoreExporter:
                     span_records.append(record)
                 else:
                     others.setdefault(kind, []).append(record)
-            spans.add_all(span_records)
+            inserter = self._inserter_for(db, len(span_records))
+            if inserter is None:
+                spans.add_all(span_records)
             with db.transaction() as cur:
+                if inserter is not None:
+                    write_spans_overlapped(cur, spans, span_records, inserter, placeholder)
                 spans.write(cur, placeholder)
                 for kind, group in others.items():
                     writer = RECORD_WRITERS.get(kind)
@@ -92,6 +98,18 @@ class StoreExporter:
                         continue
                     writer(cur, group, placeholder)
         return ExportResult.SUCCESS
+
+    def _inserter_for(self, db: Database, span_count: int) -> Inserter | None:
+        """The helper thread for a large SQLite batch (started once per process)."""
+        if span_count < MIN_SPANS or db.dialect != "sqlite":
+            return None
+        inserter = self._inserter
+        if inserter is None or inserter.pid != os.getpid():
+            try:
+                inserter = self._inserter = Inserter()
+            except RuntimeError:  # no new threads (interpreter shutting down): write plainly
+                return None
+        return inserter
 
     def record_stats(self, stats: dict[str, Any], started_ns: int) -> None:
         """Upsert this process's pipeline counters; fall back to a file beside the store."""
@@ -131,6 +149,9 @@ class StoreExporter:
 
     def shutdown(self, timeout: float | None = None) -> None:
         with self._lock:
+            if self._inserter is not None:
+                self._inserter.close()
+                self._inserter = None
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -143,6 +164,7 @@ class StoreExporter:
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._inserter = None  # its thread did not cross fork()
         db = self._db
         self._db = None
         if db is not None:

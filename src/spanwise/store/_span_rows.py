@@ -162,12 +162,14 @@ class SpanRows:
             )
         )
 
+    @staticmethod
+    def span_insert_sql(placeholder: str) -> str:
+        return f"INSERT INTO spans ({SPAN_COLUMNS}) VALUES ({', '.join([placeholder] * 14)})"
+
     def write(self, cur: Any, placeholder: str = "?") -> None:
         p = placeholder
         if self.spans:
-            cur.executemany(
-                f"INSERT INTO spans ({SPAN_COLUMNS}) VALUES ({', '.join([p] * 14)})", self.spans
-            )
+            cur.executemany(self.span_insert_sql(p), self.spans)
         if self.llm:
             cur.executemany(
                 f"INSERT INTO llm_calls ({LLM_COLUMNS}) VALUES ({', '.join([p] * 24)})", self.llm

@@ -1,0 +1,43 @@
+# Types of the C extension built from _lockfast.c (optional; see _lockbuffer.FAST).
+from collections.abc import Callable
+from typing import Any
+
+Item = tuple[Any, tuple[Any, ...], int]
+API: int
+
+class Buffer:
+    marked: bool
+    max: int
+    def __init__(self, max: int) -> None: ...
+    def push(self, lock: Any, hold: tuple[Any, ...], released_ns: int, /) -> bool: ...
+    def take(self) -> list[Item]: ...
+    def clear(self) -> None: ...
+    def __len__(self) -> int: ...
+
+class ThreadLockCore:
+    _hold: tuple[Any, ...] | None
+    _raw: Any
+    _traced: bool
+    def __init__(self, raw: Any) -> None: ...
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> bool: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+    def _set_traced(self, on: bool, /) -> None: ...
+
+def install(cls: type[ThreadLockCore], /) -> None: ...
+def configure(
+    *,
+    rt: Any,
+    perf_counter: Callable[[], int],
+    current: Any,
+    held: dict[Any, list[Any]],
+    edges: dict[tuple[str, str], Any],
+    threads: dict[int, Any],
+    note_held: Callable[[Any, list[Any]], None],
+    forget_held: Callable[[Any, Any], None],
+    report: Callable[[str, BaseException], None],
+    mark: Callable[[Any], None],
+    add: Callable[[Any, tuple[Any, ...], int], None],
+    buffer: Buffer,
+) -> None: ...
