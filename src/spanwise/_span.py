@@ -8,7 +8,7 @@ from contextvars import Token
 
 from spanwise import _internal
 from spanwise._runtime import RT
-from spanwise._span_core import PySpanCore
+from spanwise._span_core import PySpanCore, link
 from spanwise._span_core import current as current
 from spanwise._speedups import CSPAN
 
@@ -102,15 +102,7 @@ class Span(_SpanCore):
 
     def _link(self) -> None:
         """Take ids from the current span (or start a trace) without becoming current."""
-        rt = RT
-        parent = current.get()
-        if parent is None:
-            self.trace_id = rt.remote_trace_id or rt.new_trace()
-            self.parent_id = rt.remote_parent_id
-        else:
-            self.trace_id = parent.trace_id
-            self.parent_id = parent.span_id
-        self.span_id = rt.new_span()
+        link(self)
 
     def _start(self) -> None:
         """Begin timing without making this span current (used by generator wrappers)."""

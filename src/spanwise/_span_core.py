@@ -47,14 +47,7 @@ class PySpanCore:
         rt = RT
         if rt.emit is None:
             return self
-        parent = current.get()
-        if parent is None:
-            self.trace_id = rt.remote_trace_id or rt.new_trace()
-            self.parent_id = rt.remote_parent_id
-        else:
-            self.trace_id = parent.trace_id
-            self.parent_id = parent.span_id
-        self.span_id = rt.new_span()
+        link(self)
         self._token = current.set(self)  # type: ignore[arg-type]
         self.start_ns = rt.perf() + rt.offset
         return self
@@ -84,3 +77,16 @@ class PySpanCore:
         emit = rt.emit
         if emit is not None:
             emit(self)
+
+
+def link(span: Any) -> None:
+    """Give ``span`` its ids: from the current span, or a new (or remote) trace."""
+    rt = RT
+    parent = current.get()
+    if parent is None:
+        span.trace_id = rt.remote_trace_id or rt.new_trace()
+        span.parent_id = rt.remote_parent_id
+    else:
+        span.trace_id = parent.trace_id
+        span.parent_id = parent.span_id
+    span.span_id = rt.new_span()
