@@ -140,9 +140,27 @@ def resolve(
         else _flag(env.get("SPANWISE_CAPTURE_CONTENT"))
     )
     settings.otlp_endpoint = otlp_endpoint or env.get("SPANWISE_OTLP_ENDPOINT") or None
+    if settings.otlp_endpoint is not None:
+        otlp_traces_url(settings.otlp_endpoint)  # a bad URL fails here, before anything changes
     settings.jsonl_path = jsonl_path or env.get("SPANWISE_JSONL") or None
     try:
         settings.price_overrides = load_overrides(file_cfg.get("prices", {}))
     except ValueError as exc:
         raise ConfigError(f"{home_path / 'config.toml'}: {exc}") from None
     return settings
+
+
+def otlp_traces_url(endpoint: str) -> str:
+    """``http://host:4318`` → ``http://host:4318/v1/traces``; a URL that already ends
+    in ``/v1/traces`` is kept. ConfigError for anything but http(s) URLs."""
+    from urllib.parse import urlsplit
+
+    text = endpoint.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"invalid OTLP endpoint {endpoint!r}: expected http(s)://HOST[:PORT][/v1/traces]"
+        )
+    if parts.path.rstrip("/").endswith("/v1/traces"):
+        return text
+    return text.rstrip("/") + "/v1/traces"

@@ -106,6 +106,39 @@ def test_bad_configure_values_are_one_line_errors(tmp_path, kwargs, message):
     assert "\n" not in str(err.value)
 
 
+def test_a_bad_otlp_endpoint_leaves_the_previous_configuration(tmp_path):
+    spanwise.configure("metrics", home=tmp_path)
+    with pytest.raises(spanwise.ConfigError) as err:
+        spanwise.configure("trace", home=tmp_path, otlp_endpoint="collector:4318")
+    assert str(err.value) == (
+        "invalid OTLP endpoint 'collector:4318': expected http(s)://HOST[:PORT][/v1/traces]"
+    )
+    assert spanwise.status()["mode"] == "metrics"
+    with spanwise.span("still counted"):
+        pass
+    assert spanwise.summary()["span_count"] == 1
+    spanwise.configure("off")
+
+
+def test_bad_otlp_endpoint_from_environment_warns_and_stays_off(tmp_path):
+    code = """
+        import spanwise
+        with spanwise.span("x"):
+            pass
+        print(spanwise.status()["mode"])
+    """
+    env = {
+        "SPANWISE_MODE": "trace",
+        "SPANWISE_OTLP_ENDPOINT": "notaurl",
+        "SPANWISE_HOME": str(tmp_path / "h"),
+    }
+    result = run_python(code, env, tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "off"
+    assert "invalid OTLP endpoint 'notaurl'" in result.stderr
+    assert not (tmp_path / "h").exists()
+
+
 def test_bad_mode_from_environment_warns_and_stays_off(tmp_path):
     code = """
         import spanwise

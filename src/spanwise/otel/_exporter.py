@@ -27,31 +27,17 @@ import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from spanwise import _internal
 from spanwise._export import ExportResult
-from spanwise._settings import ConfigError
+from spanwise._settings import otlp_traces_url as traces_url
 
 logger = logging.getLogger("spanwise")
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 DROP_REASONS = ("buffer_full", "rejected", "retries_exhausted", "shutdown")
 _EXPORTERS: weakref.WeakSet[OtlpExporter] = weakref.WeakSet()
-
-
-def traces_url(endpoint: str) -> str:
-    """``http://host:4318`` → ``http://host:4318/v1/traces``; a URL that already ends
-    in ``/v1/traces`` is kept. ConfigError for anything but http(s) URLs."""
-    text = endpoint.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"invalid OTLP endpoint {endpoint!r}: expected http(s)://HOST[:PORT][/v1/traces]"
-        )
-    if parts.path.rstrip("/").endswith("/v1/traces"):
-        return text
-    return text.rstrip("/") + "/v1/traces"
 
 
 def parse_headers(raw: str | None) -> dict[str, str]:
