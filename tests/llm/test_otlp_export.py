@@ -142,6 +142,25 @@ def test_a_bad_request_is_not_retried_and_is_counted():
     assert exporter.stats()["dropped"]["rejected"] == 4
 
 
+def test_status_shows_what_the_otlp_export_sent_and_dropped(tmp_path):
+    with OtlpReceiver([Reply(400)]) as receiver:
+        spanwise.configure("trace", home=tmp_path, otlp_endpoint=receiver.url)
+        for i in range(3):
+            with spanwise.span(f"step {i}"):
+                pass
+        spanwise.flush()
+        otlp = spanwise.status()["exporters"]["otlp"]
+        assert otlp["endpoint"] == receiver.url + "/v1/traces"
+        assert (otlp["sent"], otlp["dropped"]["rejected"]) == (0, 3)
+        with spanwise.span("accepted"):
+            pass
+        spanwise.flush()
+        otlp = spanwise.status()["exporters"]["otlp"]
+        spanwise.configure("off")
+    assert (otlp["sent"], otlp["dropped"]["rejected"]) == (1, 3)
+    assert spanwise.status()["exporters"] == {}
+
+
 def test_partial_success_counts_the_rejected_spans():
     with OtlpReceiver([Reply(200, rejected=2)]) as receiver:
         exporter = OtlpExporter(receiver.url)

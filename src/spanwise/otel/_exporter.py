@@ -70,6 +70,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 class OtlpExporter:
     """An exporter (see ``spanwise._export``) that sends spans over OTLP/HTTP."""
 
+    name = "otlp"
+
     def __init__(
         self,
         endpoint: str,
