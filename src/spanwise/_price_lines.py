@@ -147,5 +147,8 @@ def _decode(value: Any) -> Line | str | None:
     return None
 
 
+SEPARATOR = "\x1f"
+
+
 def cache_key(provider: str | None, request_model: str, response_model: str | None) -> str:
-    return f"{provider or ''}\x1f{request_model}\x1f{response_model or ''}"
+    return SEPARATOR.join((provider or "", request_model, response_model or ""))

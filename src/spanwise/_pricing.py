@@ -15,12 +15,16 @@ from typing import Any
 from spanwise import _price_lines as lines
 from spanwise._llm_record import LlmCall
 
-# genai-prices is imported by ``configure()`` in the thread that calls it, unless the
-# price-line cache already covers the models this machine has seen. A model new to the
-# cache imports the tables on the writer thread; the import holds ``_IMPORT_GATE`` so
-# that fork() waits for it rather than cutting it in two.
+# genai-prices is imported in the program's thread: by ``configure()``, unless the
+# price-line cache already covers the models this machine has seen, and then, for a model
+# the cache does not know, when a span first gets an LLM call of it (``prepare_for``). Not
+# on the writer thread: an import running there could be seen half-done by the program
+# (the openai SDK looks up ``sys.modules["httpx2"]``, which genai-prices imports, on every
+# request) or be cut in two by fork(). Should the writer still need it, the import holds
+# ``_IMPORT_GATE``, which fork() waits for.
 _IMPORT_GATE = threading.Lock()
 _GATE_HELD_FOR_FORK = False
+_IMPORTED = False
 
 
 def load_price_tables() -> None:
@@ -29,9 +33,29 @@ def load_price_tables() -> None:
 
 
 def _import_prices() -> Any:
+    global _IMPORTED
     with _IMPORT_GATE:
         import genai_prices
+    _IMPORTED = True
     return genai_prices
+
+
+def prepare_for(call: LlmCall) -> None:
+    """In the program's thread, as a span gets ``call``: import the tables now if the
+    writer will need them to price this model (it is not in the line cache)."""
+    if _IMPORTED:
+        return
+    from spanwise._setup import STATE
+
+    pricer = STATE.pricer
+    if pricer is None or pricer.covers(call.provider, call.request_model):
+        return
+    try:
+        load_price_tables()
+    except Exception as exc:  # noqa: BLE001 - without tables the call is unpriced, not fatal
+        from spanwise import _internal
+
+        _internal.report("pricing.prepare_for", exc)
 
 
 def _gate_before_fork() -> None:
@@ -143,6 +167,7 @@ class Pricer:
         self._version: str | None = None
         self._cache = lines.LineCache(cache_path) if cache_path else None
         self._lines: dict[str, Any] | None = None
+        self._models: set[str] = set()  # provider and request model of every line
 
     def price(self, call: LlmCall) -> Price:
         inp, out = call.input_tokens, call.output_tokens
@@ -162,6 +187,18 @@ class Pricer:
             return self.exact_price(call)
         cost = lines.on_line(line, inp, out, read, write)
         return Price(cost, True, "genai-prices", line[5])
+
+    def covers(self, provider: str | None, request_model: str) -> bool:
+        """True when this model is priced (or known unpriced) without genai-prices, or an
+        override prices it."""
+        if self.overrides and self._override(provider, request_model) is not None:
+            return True
+        known = self._lines if self._lines is not None else self._load_lines()
+        if len(self._models) != len(known):  # lines were added since: index them again
+            self._models = {key.rsplit(lines.SEPARATOR, 1)[0] for key in known}
+        return lines.cache_key(provider, request_model, None).rsplit(lines.SEPARATOR, 1)[0] in (
+            self._models
+        )
 
     def has_cached_lines(self) -> bool:
         """True when the on-disk cache already prices some models for today's tables."""

@@ -93,6 +93,10 @@ class Span(_SpanCore):
     @llm.setter
     def llm(self, call: Any) -> None:
         self._extras().llm = call
+        from spanwise import _pricing
+
+        if not _pricing._IMPORTED:
+            _pricing.prepare_for(call)
 
     async def __aenter__(self) -> Span:
         return self.__enter__()

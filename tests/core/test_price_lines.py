@@ -134,3 +134,45 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     call = LlmCall("openai", "gpt-4o", input_tokens=1000, output_tokens=100)
     assert pricer.price(call).cost_usd == pytest.approx(0.0035)
     assert not os.path.exists(blocker / "cache")
+
+
+TRACED = textwrap.dedent(
+    """
+    import json, sys
+    import spanwise
+
+    spanwise.configure("trace", home=sys.argv[1])
+    seen = {"after configure": "genai_prices" in sys.modules}
+    spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1)
+    seen["after a cached model"] = "genai_prices" in sys.modules
+    spanwise.record_llm_call(provider="openai", model=sys.argv[2], input_tokens=10, output_tokens=1)
+    seen["after a new model"] = "genai_prices" in sys.modules  # imported here, not on the writer
+    spanwise.shutdown()
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_the_tables_are_imported_in_the_programs_thread_only_for_a_new_model(
+    tmp_path: Path,
+) -> None:
+    def run(new_model: str) -> dict[str, bool]:
+        proc = subprocess.run(
+            [sys.executable, "-c", TRACED, str(tmp_path), new_model],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result: dict[str, bool] = json.loads(proc.stdout)
+        return result
+
+    first = run("gpt-4o-mini")  # no cache yet: configure() imports the tables
+    assert first["after configure"] is True
+    second = run("gpt-4.1")  # gpt-4o and gpt-4o-mini are cached now
+    assert second == {
+        "after configure": False,
+        "after a cached model": False,
+        "after a new model": True,
+    }
+    lines = json.loads((tmp_path / "cache" / "price-lines.json").read_text())["lines"]
+    assert {key.split("\x1f")[1] for key in lines} == {"gpt-4o", "gpt-4o-mini", "gpt-4.1"}
