@@ -345,3 +345,22 @@ def inclusive_input(
     if additive:
         return input_tokens + (cache_read or 0) + (cache_write or 0)
     return input_tokens
+
+
+def parsed_body(result: Any, streams: tuple[type, ...]) -> Any:
+    """The response object behind ``client.….with_raw_response.create(...)``: the SDKs
+    mark such requests ``X-Stainless-Raw-Response: raw`` (``true`` in older code paths)
+    and read their body at once, and
+    ``parse()`` caches what it returns, so the caller's own ``parse()`` gets the same
+    object. ``with_streaming_response`` ("stream": the body is the caller's to read) and
+    anything else are left as they are; so is a body that does not parse (the caller's
+    ``parse()`` raises it) and a streamed call's stream: the call then has no usage."""
+    if type(result).__name__ not in ("LegacyAPIResponse", "APIResponse"):
+        return result
+    try:
+        if result.http_request.headers.get("X-Stainless-Raw-Response") not in ("raw", "true"):
+            return None
+        parsed = result.parse()
+    except Exception:  # noqa: BLE001 - the caller's parse() will raise it to them
+        return None
+    return None if isinstance(parsed, streams) else parsed

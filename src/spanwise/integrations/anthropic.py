@@ -22,6 +22,7 @@ from spanwise.integrations._common import (
     field,
     inclusive_input,
     model_name,
+    parsed_body,
     recording_allowed,
     request_attributes,
     snapshot,
@@ -77,9 +78,10 @@ def _set_usage(rec: Recording, usage: Any, output: Any) -> None:
     )
 
 
-def _complete(rec: Recording, result: Any) -> Any:
-    if isinstance(result, _STREAM_TYPES):
-        return StreamProxy(result, MessagesAccumulator(rec))
+def _complete(rec: Recording, returned: Any) -> Any:
+    if isinstance(returned, _STREAM_TYPES):
+        return StreamProxy(returned, MessagesAccumulator(rec))
+    result = parsed_body(returned, _STREAM_TYPES)
     usage = field(result, "usage")
     if usage is not None:
         _set_usage(rec, usage, field(usage, "output_tokens"))
@@ -90,7 +92,7 @@ def _complete(rec: Recording, result: Any) -> Any:
     if rec.capture:
         rec.call.response = [{"role": "assistant", "content": field(result, "content")}]
     rec.end()
-    return result
+    return returned
 
 
 class MessagesAccumulator(Accumulator):
@@ -321,10 +323,20 @@ def instrument() -> Undo:
     from anthropic.resources.messages import AsyncMessages, Messages
 
     _STREAM_TYPES = (anthropic.Stream, anthropic.AsyncStream)
-    undos = [
-        patch(Messages, "create", sync_wrapper(_begin, _complete)),
-        patch(AsyncMessages, "create", async_wrapper(_begin, _complete)),
-        patch(Messages, "stream", _stream_helper),
-        patch(AsyncMessages, "stream", _stream_helper),
-    ]
+    resources: list[tuple[Any, Any]] = [(Messages, AsyncMessages)]
+    try:  # client.beta.messages: the same calls, with beta features
+        from anthropic.resources.beta.messages import AsyncMessages as AsyncBeta
+        from anthropic.resources.beta.messages import Messages as Beta
+
+        resources.append((Beta, AsyncBeta))
+    except ImportError:
+        pass
+    undos = []
+    for sync_cls, async_cls in resources:
+        undos += [
+            patch(sync_cls, "create", sync_wrapper(_begin, _complete)),
+            patch(async_cls, "create", async_wrapper(_begin, _complete)),
+            patch(sync_cls, "stream", _stream_helper),
+            patch(async_cls, "stream", _stream_helper),
+        ]
     return combine(undos)

@@ -21,6 +21,7 @@ from spanwise.integrations._common import (
     client_server,
     field,
     model_name,
+    parsed_body,
     request_attributes,
     snapshot,
     sync_wrapper,
@@ -81,12 +82,12 @@ def _chat_usage(rec: Recording, usage: Any) -> None:
     )
 
 
-def _complete_chat(rec: Recording, result: Any) -> Any:
-    if isinstance(result, _STREAM_TYPES):
-        return StreamProxy(result, ChatAccumulator(rec, _chat_usage))
-    read_response(rec, result, _chat_usage)
+def _complete_chat(rec: Recording, returned: Any) -> Any:
+    if isinstance(returned, _STREAM_TYPES):
+        return StreamProxy(returned, ChatAccumulator(rec, _chat_usage))
+    read_response(rec, parsed_body(returned, _STREAM_TYPES), _chat_usage)
     rec.end()
-    return result
+    return returned
 
 
 # -- Responses API ---------------------------------------------------------------------------
@@ -110,12 +111,12 @@ def _read_response(rec: Recording, response: Any) -> None:
         rec.call.response = field(response, "output")
 
 
-def _complete_responses(rec: Recording, result: Any) -> Any:
-    if isinstance(result, _STREAM_TYPES):
-        return StreamProxy(result, ResponsesAccumulator(rec))
-    _read_response(rec, result)
+def _complete_responses(rec: Recording, returned: Any) -> Any:
+    if isinstance(returned, _STREAM_TYPES):
+        return StreamProxy(returned, ResponsesAccumulator(rec))
+    _read_response(rec, parsed_body(returned, _STREAM_TYPES))
     rec.end()
-    return result
+    return returned
 
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -153,7 +154,8 @@ class ResponsesAccumulator(Accumulator):
 # -- embeddings --------------------------------------------------------------------------------
 
 
-def _complete_embeddings(rec: Recording, result: Any) -> Any:
+def _complete_embeddings(rec: Recording, returned: Any) -> Any:
+    result = parsed_body(returned, _STREAM_TYPES)
     usage = field(result, "usage")
     if usage is not None:
         # Embeddings produce no output tokens: 0 is exact here, not "unknown".
@@ -165,7 +167,7 @@ def _complete_embeddings(rec: Recording, result: Any) -> Any:
         if isinstance(vector, list):
             rec.span.attributes[GENAI.EMBEDDINGS_DIMENSION] = len(vector)
     rec.end()
-    return result
+    return returned
 
 
 _CHAT = (_begin("chat", _CHAT_PARAMS, "messages"), _complete_chat)
