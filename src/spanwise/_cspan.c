@@ -217,6 +217,149 @@ static PyTypeObject SpanCoreType = {
     .tp_methods = span_methods,
 };
 
+/* ---------------------------------------------------------------- store rows */
+
+static PyObject *STR_OK, *STR_HEX32, *STR_HEX16, *ONE_INT, *SIXTY_FOUR;
+
+static PyObject *hex16(PyObject *value) {
+    unsigned long long v = PyLong_AsUnsignedLongLong(value);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        /* Not a 64-bit id (only a foreign span could carry one): Python's formatting. */
+        PyErr_Clear();
+        int nonzero = PyObject_IsTrue(value);
+        if (nonzero < 0) return NULL;
+        return PyObject_Format(nonzero ? value : ONE_INT, STR_HEX16);
+    }
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016llx", v ? v : 1ULL);
+    return PyUnicode_FromStringAndSize(buf, 16);
+}
+
+/* 32 lowercase hex digits of a 128-bit trace id (0 written as 1, as Python's f"{id or 1:032x}"). */
+static PyObject *hex32(PyObject *value) {
+    int nonzero = PyObject_IsTrue(value);
+    if (nonzero < 0) return NULL;
+    if (!nonzero) value = ONE_INT;
+    PyObject *high_obj = PyLong_Check(value) ? PyNumber_Rshift(value, SIXTY_FOUR) : NULL;
+    if (high_obj != NULL) {
+        unsigned long long high = PyLong_AsUnsignedLongLong(high_obj);
+        Py_DECREF(high_obj);
+        if (!(high == (unsigned long long)-1 && PyErr_Occurred())) {
+            unsigned long long low = PyLong_AsUnsignedLongLongMask(value);
+            char buf[33];
+            snprintf(buf, sizeof buf, "%016llx%016llx", high, low);
+            return PyUnicode_FromStringAndSize(buf, 32);
+        }
+    }
+    PyErr_Clear();  /* negative or wider than 128 bits: Python's formatting */
+    return PyObject_Format(value, STR_HEX32);
+}
+
+/* The attribute JSON through the store's cache (a dict keyed by tuple(attributes.items())),
+ * calling the Python encoder on a miss or for unhashable values. New reference. */
+static PyObject *attributes_json(PyObject *attrs, PyObject *cache, PyObject *encode) {
+    if (!PyDict_Check(attrs) || PyDict_GET_SIZE(attrs) == 0) {
+        if (!PyDict_Check(attrs)) return PyObject_CallOneArg(encode, attrs);
+        Py_RETURN_NONE;
+    }
+    PyObject *items = PyDict_Items(attrs);
+    if (items == NULL) return NULL;
+    PyObject *key = PyList_AsTuple(items);
+    Py_DECREF(items);
+    if (key == NULL) return NULL;
+    PyObject *found = PyDict_GetItemWithError(cache, key);  /* borrowed */
+    Py_DECREF(key);
+    if (found != NULL) return Py_NewRef(found);
+    PyErr_Clear();  /* a miss, or an unhashable value: the encoder handles both */
+    return PyObject_CallOneArg(encode, attrs);
+}
+
+/* One plain span (no status, error, events or LLM call) as a row; its trace's totals updated. */
+static int add_plain(SpanObject *s, PyObject *traces, PyObject *rows, PyObject *pid,
+                     PyObject *cache, PyObject *encode) {
+    PyObject *tid = s->trace_id, *start = s->start_ns, *end = s->end_ns, *parent = s->parent_id;
+    int has_parent = PyObject_IsTrue(parent);
+    if (has_parent < 0) return -1;
+    PyObject *t = PyDict_GetItemWithError(traces, tid);  /* borrowed */
+    PyObject *trace_hex;
+    if (t == NULL) {
+        if (PyErr_Occurred()) return -1;
+        /* name, start, end, spans, errors, llm, in, out, cost, unpriced, has_root, hex */
+        trace_hex = hex32(tid);
+        if (trace_hex == NULL) return -1;
+        PyObject *zero_f = PyFloat_FromDouble(0.0);
+        t = zero_f == NULL ? NULL : Py_BuildValue(
+            "[OOOiiiiiNiiO]", s->name, start, end, 0, 0, 0, 0, 0, zero_f, 0, has_parent ? 0 : 1,
+            trace_hex);
+        if (t == NULL || PyDict_SetItem(traces, tid, t) < 0) {
+            Py_XDECREF(t); Py_DECREF(trace_hex);
+            return -1;
+        }
+        Py_DECREF(t);  /* the dict holds it */
+        Py_DECREF(trace_hex);  /* and t holds this */
+    } else {
+        trace_hex = PyList_GET_ITEM(t, 11);
+        int rooted = PyObject_IsTrue(PyList_GET_ITEM(t, 10));
+        if (rooted < 0) return -1;
+        int earlier = PyObject_RichCompareBool(start, PyList_GET_ITEM(t, 1), Py_LT);
+        if (earlier < 0) return -1;
+        if (!has_parent && !rooted) {
+            if (PyList_SetItem(t, 0, Py_NewRef(s->name)) < 0 ||
+                PyList_SetItem(t, 10, PyLong_FromLong(1)) < 0) return -1;
+        } else if (!rooted && earlier) {
+            if (PyList_SetItem(t, 0, Py_NewRef(s->name)) < 0) return -1;
+        }
+        if (earlier && PyList_SetItem(t, 1, Py_NewRef(start)) < 0) return -1;
+        int later = PyObject_RichCompareBool(end, PyList_GET_ITEM(t, 2), Py_GT);
+        if (later < 0) return -1;
+        if (later && PyList_SetItem(t, 2, Py_NewRef(end)) < 0) return -1;
+    }
+    PyObject *count = PyNumber_Add(PyList_GET_ITEM(t, 3), ONE_INT);
+    if (count == NULL || PyList_SetItem(t, 3, count) < 0) return -1;
+    PyObject *span_hex = hex16(s->span_id);
+    PyObject *parent_hex = has_parent ? hex16(parent) : Py_NewRef(Py_None);
+    PyObject *duration = PyNumber_Subtract(end, start);
+    PyObject *attrs = attributes_json(s->attributes, cache, encode);
+    PyObject *row = NULL;
+    if (span_hex && parent_hex && duration && attrs) {
+        row = PyTuple_Pack(14, trace_hex, span_hex, parent_hex, s->name, s->kind, start, end,
+                           duration, STR_OK, Py_None, Py_None, attrs, Py_None, pid);
+    }
+    Py_XDECREF(span_hex); Py_XDECREF(parent_hex); Py_XDECREF(duration); Py_XDECREF(attrs);
+    if (row == NULL) return -1;
+    int r = PyList_Append(rows, row);
+    Py_DECREF(row);
+    return r;
+}
+
+/* add_plain_spans(spans, start, traces, rows, pid, attrs_cache, attrs_json) -> index.
+ * What spanwise.store._span_rows.SpanRows._add does, in C, for the plain spans of
+ * spans[start:], in order, up to the first span that is not plain (with a status, events or
+ * an LLM call, or not a C span): its index (len(spans) when none) is returned, and Python
+ * adds that one. */
+static PyObject *add_plain_spans(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7 || !PyList_Check(args[0]) || !PyDict_Check(args[2]) ||
+        !PyList_Check(args[3]) || !PyDict_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "add_plain_spans(spans: list, start: int, traces: dict, rows: list, pid, "
+                        "cache: dict, encode)");
+        return NULL;
+    }
+    PyObject *spans = args[0];
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    for (; i < PyList_GET_SIZE(spans); i++) {
+        PyObject *item = PyList_GET_ITEM(spans, i);
+        SpanObject *s = (SpanObject *)item;
+        int plain = PyObject_TypeCheck(item, &SpanCoreType) && is_none(s->x) &&
+                    s->trace_id && s->parent_id && s->start_ns && s->end_ns && s->span_id &&
+                    s->name && s->kind && s->attributes;
+        if (!plain) break;
+        if (add_plain(s, args[2], args[3], args[4], args[5], args[6]) < 0) return NULL;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyObject *bind(PyObject *module, PyObject *args) {
@@ -233,6 +376,8 @@ static PyObject *bind(PyObject *module, PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"bind", bind, METH_VARARGS, "bind(runtime, current_var): the state the hot path reads."},
+    {"add_plain_spans", (PyCFunction)(void (*)(void))add_plain_spans, METH_FASTCALL,
+     "Store rows for plain spans (see SpanRows.add_all); returns the spans left to Python."},
     {NULL}
 };
 
@@ -246,6 +391,13 @@ PyMODINIT_FUNC PyInit__cspan(void) {
     STR_APPEND = PyUnicode_InternFromString("append");
     STR_SET_ERROR = PyUnicode_InternFromString("_set_error");
     STR_INTERNAL = PyUnicode_InternFromString("internal");
+    STR_OK = PyUnicode_InternFromString("ok");
+    STR_HEX32 = PyUnicode_InternFromString("032x");
+    STR_HEX16 = PyUnicode_InternFromString("016x");
+    ONE_INT = PyLong_FromLong(1);
+    SIXTY_FOUR = PyLong_FromLong(64);
+    if (SIXTY_FOUR == NULL) return NULL;
+    if (STR_OK == NULL || STR_HEX32 == NULL || STR_HEX16 == NULL || ONE_INT == NULL) return NULL;
     if (zero_int == NULL || STR_APPEND == NULL || STR_SET_ERROR == NULL || STR_INTERNAL == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&cspan_module);

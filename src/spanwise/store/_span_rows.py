@@ -7,8 +7,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from spanwise._speedups import CSPAN
+from spanwise.store import _json
 from spanwise.store._blobs import BlobBatch
 from spanwise.store._json import cached_attributes_json, dumps
+
+attrs_json = cached_attributes_json
+_ADD_PLAIN = None if CSPAN is None else CSPAN.add_plain_spans
 
 SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status, "
@@ -65,6 +70,20 @@ class SpanRows:
         self.blobs = BlobBatch()
 
     def add_all(self, spans: Sequence[Any]) -> None:
+        add_plain = _ADD_PLAIN
+        if add_plain is None:
+            self._add(spans)
+            return
+        # Plain spans in C (the same steps as ``_add``), the others here, in their order.
+        spans = spans if isinstance(spans, list) else list(spans)
+        i, n = 0, len(spans)
+        while i < n:
+            i = add_plain(spans, i, self.traces, self.spans, self.pid, _json._CACHE, attrs_json)
+            if i < n:
+                self._add((spans[i],))
+                i += 1
+
+    def _add(self, spans: Sequence[Any]) -> None:
         rows = self.spans
         append = rows.append
         pid = self.pid
