@@ -87,7 +87,7 @@ def tables_fingerprint() -> str | None:
     return f"{folder}|{'|'.join(parts)}"
 
 
-def _today() -> str:
+def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
@@ -97,7 +97,7 @@ class LineCache:
     def __init__(self, path: str) -> None:
         self.path = path
         self.fingerprint = tables_fingerprint()
-        self.day = _today()
+        self.day = today()
 
     def load(self) -> dict[str, Any]:
         """Entries valid for the installed tables today; {} when missing or stale."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,7 @@ class Pricer:
         self._cache = lines.LineCache(cache_path) if cache_path else None
         self._lines: dict[str, Any] | None = None
         self._models: set[str] = set()  # provider and request model of every line
+        self._day_ends = 0.0  # lines are refitted each UTC day
 
     def price(self, call: LlmCall) -> Price:
         inp, out = call.input_tokens, call.output_tokens
@@ -175,7 +177,9 @@ class Pricer:
             return UNPRICED
         if self.overrides and self._override(call.provider, call.model) is not None:
             return self.exact_price(call)
-        known = self._lines if self._lines is not None else self._load_lines()
+        known = self._lines
+        if known is None or time.time() >= self._day_ends:
+            known = self._load_lines()  # a new day: prices may have changed at midnight
         key = lines.cache_key(call.provider, call.request_model, call.response_model)
         line = known.get(key)
         if line is None:
@@ -206,7 +210,10 @@ class Pricer:
 
     def _load_lines(self) -> dict[str, Any]:
         with self._lock:
-            if self._lines is None:
+            if self._lines is None or time.time() >= self._day_ends:
+                self._day_ends = (time.time() // 86_400 + 1) * 86_400
+                if self._cache is not None:
+                    self._cache.day = lines.today()
                 self._lines = self._cache.load() if self._cache is not None else {}
             return self._lines
 
@@ -231,7 +238,11 @@ class Pricer:
                 )
                 return result.cost_usd, result.source, result.version
 
-            line = lines.fit(probe)
+            entry = self._entry(call)
+            if entry is not None and _varies_by_time_of_day(entry):
+                line = lines.EXACT  # a line would hold one part of the day's prices
+            else:
+                line = lines.fit(probe)
             self._lines = {**known, key: line}
             if self._cache is not None and line != lines.EXACT:
                 try:
@@ -248,16 +259,21 @@ class Pricer:
         override = self._override(call.provider, model)
         if override is not None:
             return Price(override.cost(call), True, "override", "config.toml")
-        model_price = _lookup(*split_model(call.provider, model))
-        if model_price is None and call.response_model and call.request_model != model:
-            model_price = _lookup(*split_model(call.provider, call.request_model))
-        if model_price is None:
+        entry = self._entry(call)
+        if entry is None:
             return UNPRICED
         try:
-            cost = _calc(model_price, call)
+            cost = _calc(entry, call)
         except Exception:  # noqa: BLE001 - a price we cannot compute is no price
             return UNPRICED
         return Price(cost, True, "genai-prices", self.version)
+
+    @staticmethod
+    def _entry(call: LlmCall) -> Any:
+        entry = _lookup(*split_model(call.provider, call.model))
+        if entry is None and call.response_model and call.request_model != call.model:
+            entry = _lookup(*split_model(call.provider, call.request_model))
+        return entry
 
     def _override(self, provider: str | None, model: str) -> PriceOverride | None:
         if not self.overrides:
@@ -283,7 +299,9 @@ class Pricer:
 
 @functools.lru_cache(maxsize=4096)
 def _lookup(provider: str | None, model: str) -> Any:
-    """The genai-prices ModelPrice for this model, or None when unknown (cached)."""
+    """genai-prices' (model, provider) entries for this model, or None when unknown (cached).
+    Which of a model's prices applies is chosen at each calculation: some change with the
+    date, or the time of day (DeepSeek's off-peak hours)."""
     prices = _import_prices()
     Usage, calc_price = prices.Usage, prices.calc_price
 
@@ -293,11 +311,18 @@ def _lookup(provider: str | None, model: str) -> Any:
             calc = calc_price(usage, model, provider_id=provider_id)
         except LookupError:
             continue
-        return calc.model_price
+        return calc.model, calc.provider
     return None
 
 
-def _calc(model_price: Any, call: LlmCall) -> float:
+def _varies_by_time_of_day(entry: Any) -> bool:
+    conditional = entry[0].prices
+    return isinstance(conditional, list) and any(
+        type(getattr(c, "constraint", None)).__name__ == "TimeOfDateConstraint" for c in conditional
+    )
+
+
+def _calc(entry: Any, call: LlmCall) -> float:
     Usage = _import_prices().Usage
 
     usage = Usage(
@@ -306,7 +331,8 @@ def _calc(model_price: Any, call: LlmCall) -> float:
         cache_read_tokens=call.cache_read_tokens or None,
         cache_write_tokens=call.cache_write_tokens or None,
     )
-    return float(model_price.calc_price(usage)["total_price"])
+    model, provider = entry
+    return float(model.calc_price(usage, provider).total_price)
 
 
 def load_overrides(table: dict[str, Any]) -> dict[str, PriceOverride]:

@@ -23,6 +23,7 @@ MODELS = [
     ("anthropic", "claude-sonnet-4-0"),
     ("google", "gemini-2.5-pro"),
     ("google", "gemini-2.0-flash"),
+    ("deepseek", "deepseek-chat"),  # cheaper off-peak: never on a line
     ("acme", "nobody-knows"),
     ("openai", "my-finetune"),
 ]
@@ -176,3 +177,13 @@ def test_the_tables_are_imported_in_the_programs_thread_only_for_a_new_model(
     }
     lines = json.loads((tmp_path / "cache" / "price-lines.json").read_text())["lines"]
     assert {key.split("\x1f")[1] for key in lines} == {"gpt-4o", "gpt-4o-mini", "gpt-4.1"}
+
+
+def test_a_price_that_changes_with_the_time_of_day_is_never_cached(tmp_path: Path) -> None:
+    cache = tmp_path / "price-lines.json"
+    pricer = Pricer(cache_path=str(cache))
+    for provider, model in (("openai", "gpt-4o"), ("deepseek", "deepseek-chat")):
+        call = LlmCall(provider, model, input_tokens=1000, output_tokens=100)
+        assert pricer.price(call).cost_usd == pytest.approx(pricer.exact_price(call).cost_usd)
+    models = {key.split("\x1f")[1] for key in json.loads(cache.read_text())["lines"]}
+    assert models == {"gpt-4o"}  # DeepSeek's off-peak price would be kept all day

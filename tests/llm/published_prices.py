@@ -5,12 +5,13 @@ than against the price library spanwise itself uses.
 Sources: openai.com/api/pricing (gpt-4o, gpt-4o-mini: cached input at half the input
 price for gpt-4o, at half for mini), anthropic.com/pricing (prompt caching: reads at 0.1×
 and 5-minute writes at 1.25× the base input price), api-docs.deepseek.com pricing
-(deepseek-chat), mistral.ai pricing (mistral-small). Reasoning tokens are billed as
-output tokens; output counts include them.
+(deepseek-chat, half price off-peak: 16:30–00:30 UTC), mistral.ai pricing (mistral-small).
+Reasoning tokens are billed as output tokens; output counts include them.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import NamedTuple
 
 
@@ -31,9 +32,18 @@ PUBLISHED = {
 }
 
 
+OFF_PEAK_HALF_PRICE = {"deepseek-chat"}
+
+
+def _off_peak(now: time) -> bool:
+    return now >= time(16, 30) or now < time(0, 30)
+
+
 def cost(model: str, *, uncached: int, cache_read: int, cache_write: int, output: int) -> float:
-    """USD for one call, from token counts as a bill lists them."""
+    """USD for one call made now, from token counts as a bill lists them."""
     r = PUBLISHED[model]
+    if model in OFF_PEAK_HALF_PRICE and _off_peak(datetime.now(UTC).time()):
+        r = Rates(*(rate / 2 for rate in r))
     total = (
         uncached * r.input
         + cache_read * r.cached_input
