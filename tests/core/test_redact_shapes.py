@@ -12,6 +12,8 @@ SHAPES = {
     "anthropic key": "sk-ant-" + "Zz09" * 6,
     "bearer token": "Bearer abc.DEF-123/xyz=",
     "bearer, shouted": "BEARER abcdefgh12345678",
+    "bearer, shortest": "Bearer 12345678",  # 15 characters: the shortest secret there is
+    "slack, shortest": "xoxb-1234567890",
     "aws key id": "AKIA" + "ABCDEFGH23456789",
     "aws session key id": "ASIA" + "QWERTYUIOP234567",
     "jwt": "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl",
@@ -28,6 +30,7 @@ def test_each_credential_shape_is_replaced(name: str) -> None:
     secret = SHAPES[name]
     out = redact_text(f"config: {secret} (do not share)")
     assert secret not in out
+    assert redact_text(secret) == REDACTED  # alone, too
     assert REDACTED in out
     assert out.startswith("config: ") and out.endswith(" (do not share)")
 
