@@ -16,11 +16,14 @@ Three measurements, each the median of interleaved rounds (so load drifts hit ev
 Wall time and CPU time (all threads, plus the shell nodes' processes) are both reported:
 on a shared 2-core machine CPU time is the steadier of the two.
 
-    .venv/bin/python bench/workflow_overhead.py [--quick]
+    .venv/bin/python bench/workflow_overhead.py [--quick] [--no-write]
+
+``--no-write`` prints the figures without updating docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import git_rev, write_section
 
 QUICK = "--quick" in sys.argv
+WRITE = "--no-write" not in sys.argv
 GROUPS = 40  # × 5 nodes = 200
 ROUNDS_CLI = 6 if QUICK else 15
 ROUNDS_WARM = 6 if QUICK else 30
@@ -193,6 +197,16 @@ def measure_price_tables(env: dict[str, str]) -> float:
     return statistics.median(runs)
 
 
+def stored_spans(home: Path, trace_file: Path) -> int:
+    """How many spans the store holds for the run a trace file describes."""
+    import sqlite3
+
+    trace_id = json.loads(trace_file.read_text(encoding="utf-8"))["trace_id"]
+    with contextlib.closing(sqlite3.connect(home / "spanwise.db")) as db:
+        row = db.execute("SELECT count(*) FROM spans WHERE trace_id = ?", (trace_id,)).fetchone()
+    return int(row[0])
+
+
 def table(times: Samples) -> tuple[str, dict[str, float], dict[str, float]]:
     def med(name: str, i: int) -> float:
         return statistics.median(sample[i] for sample in times[name])
@@ -217,7 +231,14 @@ def main() -> None:
         folder = Path(tmp)
         workflow = build_workflow(folder)
         env = dict(os.environ, SPANWISE_HOME=str(folder / "home"))
-        for var in ("SPANWISE_MODE", "SPANWISE_STORE", "SPANWISE_CAPTURE_CONTENT"):
+        # PYTHONDONTWRITEBYTECODE: as installed, modules load from bytecode (the warm-up
+        # runs write it), not compiled again at every start when their source is newer.
+        for var in (
+            "SPANWISE_MODE",
+            "SPANWISE_STORE",
+            "SPANWISE_CAPTURE_CONTENT",
+            "PYTHONDONTWRITEBYTECODE",
+        ):
             env.pop(var, None)
         cli_times = measure_cli(workflow, env)
         warm_times = measure_warm(workflow, env)
@@ -228,6 +249,7 @@ def main() -> None:
             key=os.path.getmtime,
         )
         trace_kib = trace_file.stat().st_size / 1024
+        spans = stored_spans(folder / "home", trace_file)
     cli_table, cli_wall, cli_cpu = table(cli_times)
     warm_table, warm_wall, warm_cpu = table(warm_times)
     bare_table, _, _ = table(bare_times)
@@ -274,7 +296,7 @@ Per node that is {per_node["--output-format json"]:.0f} µs of CPU with `--outpu
 and {per_node["--trace"]:.0f} µs with `--trace` (wrappers, spans, store rows, trace-file entry),
 setup and teardown included.
 
-The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's 401 spans to the
+The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's {spans} spans to the
 SQLite store.
 
 Reading: per run, `--output-format json` costs about what the targets ask (see "run alone");
@@ -288,7 +310,8 @@ pipeline imports its extension modules, and `--trace` opens the SQLite store. On
 few-second command that is the +10–20%; next to real model calls that take seconds it is noise.
 """
     print(body)
-    write_section("workflow-overhead", "Workflow runner: cost of metrics and tracing", body)
+    if WRITE:
+        write_section("workflow-overhead", "Workflow runner: cost of metrics and tracing", body)
 
 
 def _pct(ratio: float) -> str:

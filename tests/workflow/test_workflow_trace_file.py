@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,15 @@ def test_trace_writes_one_file_with_every_node(tmp_path: Path, home: Path) -> No
         assert entry["status"] == "success"
         assert entry["duration_ms"] > 0
         assert entry["error"] is None
+    # Local times with milliseconds, in the run's span, in execution order.
+    stamp = re.compile(r".+T\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d")
+    assert all(stamp.fullmatch(entry["start_time"]) for entry in doc["nodes"])
+    starts = [datetime.fromisoformat(entry["start_time"]) for entry in doc["nodes"]]
+    run_start, run_end = (datetime.fromisoformat(doc[k]) for k in ("start_time", "end_time"))
+    slack = timedelta(milliseconds=2)  # each stamp is cut to the millisecond
+    assert run_start - slack <= starts[0] <= run_start + timedelta(seconds=1)
+    assert starts == sorted(starts)
+    assert starts[-1] <= run_end + slack
     # Template resolutions: where each template sat and what it became (types kept).
     ask = node(doc, "ask")
     assert ask["templates"] == [
@@ -310,12 +320,34 @@ def test_trace_and_metrics_together(tmp_path: Path, home: Path) -> None:
 
 
 ODD_VALUES = """
+import enum
+
 class Opaque:
     def __repr__(self):
         raise RuntimeError("no repr for you")
 
+class Level(enum.IntEnum):
+    HIGH = 3
+
+class Tag(str):
+    def __str__(self):
+        return "not the text"
+
 def odd():
-    return {"opaque": Opaque(), "nan": float("nan"), "raw": b"\\x00\\x01", "big": "z" * 1500}
+    deep = "bottom"
+    for _ in range(40):
+        deep = {"down": deep}
+    return {
+        "opaque": Opaque(),
+        "nan": float("nan"),
+        "raw": b"\\x00\\x01",
+        "big": "z" * 1500,
+        "level": Level.HIGH,
+        "tag": Tag("blue"),
+        "pair": (1, "two"),
+        "by_number": {1: "one", 2: {"password": "hunter2", "empty_token": ""}},
+        "deep": deep,
+    }
 """
 
 
@@ -341,6 +373,16 @@ def test_values_json_cannot_hold_do_not_break_the_run_or_the_file(
     assert outputs["nan"] == "nan"
     assert outputs["raw"] == "<binary data: 2 bytes>"
     assert outputs["big"] == "z" * 1500
+    assert outputs["level"] == 3
+    assert outputs["tag"] == "blue"
+    assert outputs["pair"] == [1, "two"]
+    assert outputs["by_number"] == {"1": "one", "2": {"password": "[REDACTED]", "empty_token": ""}}
+    deep = outputs["deep"]
+    levels = 0
+    while isinstance(deep, dict):
+        deep, levels = deep["down"], levels + 1
+    assert deep == "<nested deeper than 32 levels>"
+    assert 25 < levels < 40
     assert node(doc, "o")["store"]["added"] == ["o.result"]
 
 

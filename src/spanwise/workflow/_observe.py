@@ -13,17 +13,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanwise import _internal
-from spanwise._span import Span
 from spanwise.workflow._collector import RunCollector
-from spanwise.workflow._metrics import envelope
-from spanwise.workflow._model import Workflow
-from spanwise.workflow._planner import Plan
-from spanwise.workflow._runner import RunResult
-from spanwise.workflow._trace_file import StringTable, safe_name, trace_path, write_document
 from spanwise.workflow._wrappers import open_span
+
+if TYPE_CHECKING:  # the trace-file modules load only when a trace file is asked for
+    from spanwise._span import Span
+    from spanwise.workflow._model import Workflow
+    from spanwise.workflow._planner import Plan
+    from spanwise.workflow._runner import RunResult
+    from spanwise.workflow._trace_file import StringTable
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,16 @@ class Observation:
 
     # -- results ---------------------------------------------------------------------------
     def workflow_trace_path(self, name: str) -> Path:
+        from spanwise.workflow._trace_file import safe_name, trace_path
+
         c = self.collector
         return trace_path(
             self.settings.home, f"workflow-trace-{safe_name(name)}", c.started_at, c.execution_id
         )
 
     def planner_trace_path(self) -> Path:
+        from spanwise.workflow._trace_file import trace_path
+
         c = self.collector
         return trace_path(self.settings.home, "planner-trace", c.started_at, c.execution_id)
 
@@ -156,13 +161,14 @@ class Observation:
         status: str,
         error: str | None,
     ) -> None:
-        from spanwise.workflow._trace_file import workflow_document
+        from spanwise.workflow._workflow_trace import workflow_document
 
         path = self.workflow_trace_path(workflow.name)
 
         def build(table: StringTable) -> dict[str, Any]:
             return workflow_document(
                 self.collector,
+                table,
                 workflow_name=workflow.name,
                 workflow_file=str(workflow.source) if workflow.source else None,
                 inputs=inputs,
@@ -170,7 +176,6 @@ class Observation:
                 error=error,
                 status=status,
                 capture_content=self.capture_content,
-                table=table,
             )
 
         self._write("workflow", path, build)
@@ -197,6 +202,8 @@ class Observation:
         self, label: str, path: Path, build: Callable[[StringTable], dict[str, Any]]
     ) -> None:
         """Never raises: a trace file that cannot be written is one warning."""
+        from spanwise.workflow._trace_file import StringTable, write_document
+
         try:
             table = StringTable()
             write_document(path, build(table), table)
@@ -209,4 +216,6 @@ class Observation:
             self.warn(f"could not write the {label} trace file {path}: {type(exc).__name__}")
 
     def envelope(self, result: Any, error: str | None) -> dict[str, Any]:
+        from spanwise.workflow._metrics import envelope
+
         return envelope(self.collector, result=result, error=error)

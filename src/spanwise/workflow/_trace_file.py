@@ -1,5 +1,5 @@
-"""Trace files under ``SPANWISE_HOME/debug``: naming, string interning, safe writing,
-and the workflow trace document.
+"""Trace files under ``SPANWISE_HOME/debug``: naming, string interning, safe writing and
+time stamps (the documents themselves: ``_workflow_trace`` and ``_planner_trace``).
 
 Strings of 1 KiB or more are stored once, in the ``strings`` table at the end of the file,
 and referenced where they occur as ``{"$string": "<sha256>"}`` — a prompt repeated in 100
@@ -16,20 +16,18 @@ import json
 import math
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spanwise._ids import format_span_id, format_trace_id
 from spanwise._redact import REDACTED, is_secret_key, redact
-from spanwise.workflow._collector import CallRecord, RunCollector
-from spanwise.workflow._metrics import price_calls, usage_totals
 
 FORMAT_VERSION = 1
 INTERN_MIN_CHARS = 1024
 MAX_STRING_CHARS = 1_000_000
 MAX_DEPTH = 32
 REF_KEY = "$string"
+_TOO_DEEP = f"<nested deeper than {MAX_DEPTH} levels>"
 
 
 class StringTable:
@@ -45,26 +43,57 @@ class StringTable:
 
     def intern(self, value: Any, depth: int = 0) -> Any:
         """A JSON-safe, redacted copy of ``value`` with large strings as references."""
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             found = self._texts.get(value)
             if found is None:
                 found = self._texts[value] = self._text(value)
             return found
-        if value is None or isinstance(value, (bool, int)):
+        if kind is dict:
+            return self._dict(value, depth) if depth < MAX_DEPTH else _TOO_DEEP
+        if value is None or kind is int or kind is bool:
             return value
+        if kind is list or kind is tuple:
+            if depth >= MAX_DEPTH:
+                return _TOO_DEEP
+            return [self.intern(v, depth + 1) for v in value]
+        return self._other(value, depth)
+
+    def _dict(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
+        # The common shapes (flat dicts of strings and numbers) without a call per item.
+        texts, verdicts, deeper = self._texts, self._secret_keys, depth + 1
+        out = {}
+        for k, v in value.items():
+            key = k if type(k) is str else str(k)
+            secret = verdicts.get(key)
+            if secret is None:
+                secret = self._is_secret(key)
+            kind = type(v)
+            if secret and v is not None and v != "":
+                out[key] = REDACTED
+            elif kind is str:
+                found = texts.get(v)
+                if found is None:
+                    found = texts[v] = self._text(v)
+                out[key] = found
+            elif v is None or kind is int or kind is bool:
+                out[key] = v
+            else:
+                out[key] = self.intern(v, deeper)
+        return out
+
+    def _other(self, value: Any, depth: int) -> Any:
+        """Subclasses of the JSON types, floats, bytes and any other object."""
+        if isinstance(value, str):  # its text, as JSON would write it (not its __str__)
+            return self.intern(str.__str__(value), depth)
+        if isinstance(value, int):  # bool is final: only int subclasses (IntEnum) get here
+            return int.__index__(value)
         if isinstance(value, float):
             return value if math.isfinite(value) else repr(value)
         if depth >= MAX_DEPTH:
-            return f"<nested deeper than {MAX_DEPTH} levels>"
+            return _TOO_DEEP
         if isinstance(value, dict):
-            out = {}
-            for k, v in value.items():
-                key = str(k)
-                if v is not None and v != "" and self._is_secret(key):
-                    out[key] = REDACTED
-                else:
-                    out[key] = self.intern(v, depth + 1)
-            return out
+            return self._dict(value, depth)
         if isinstance(value, (list, tuple)):
             return [self.intern(v, depth + 1) for v in value]
         if isinstance(value, (bytes, bytearray)):
@@ -164,117 +193,22 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(_LOCAL).isoformat(timespec="milliseconds")
 
 
+# The last second formatted: (epoch second, "YYYY-MM-DDTHH:MM:SS", "+HH:MM").
+_last_second: tuple[int, str, str] = (-1, "", "")
+
+
 def wall_time(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, _LOCAL).isoformat(timespec="milliseconds")
+    """``ns`` (epoch nanoseconds) as local ISO 8601 with milliseconds. Nodes and calls
+    come in time order, so the last second's text serves the next stamps too."""
+    global _last_second
+    second, rest = divmod(ns, 1_000_000_000)
+    cached = _last_second
+    if cached[0] != second:
+        text = datetime.fromtimestamp(second, _LOCAL).isoformat(timespec="seconds")
+        cached = _last_second = (second, text[:19], text[19:])
+    return f"{cached[1]}.{rest // 1_000_000:03d}{cached[2]}"
 
 
-def call_entry(record: CallRecord) -> dict[str, Any]:
-    """One LLM call: model, tokens, cost, timing; prompt and response only when content
-    capture was on when it was recorded."""
-    span, call = record.span, record.call
-    entry: dict[str, Any] = {
-        "span_id": format_span_id(span.span_id),
-        "provider": call.provider,
-        "model": call.request_model,
-        "start_time": wall_time(span.start_ns),
-        "duration_ms": round((span.end_ns - span.start_ns) / 1e6, 3),
-        "status": span.status,
-        "input_tokens": call.input_tokens,
-        "output_tokens": call.output_tokens,
-        "cost_usd": call.cost_usd,
-        "pricing_available": bool(call.pricing_available),
-    }
-    if call.response_model:
-        entry["response_model"] = call.response_model
-    for name in (
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-        "time_to_first_token_ms",
-    ):
-        value = getattr(call, name)
-        if value is not None:
-            entry[name] = value
-    if span.error_message:
-        entry["error"] = span.error_message
-    for name in ("system", "prompt", "response"):
-        value = getattr(call, name)
-        if value:
-            entry[name] = value
-    return entry
-
-
-def _resolution(r: dict[str, Any]) -> dict[str, Any]:
-    """A template resolution; the value is hidden when the parameter's name is secret."""
-    value = r["value"]
-    if value not in (None, "") and is_secret_key(r["param"].rsplit(".", 1)[-1]):
-        value = REDACTED
-    return {**r, "value": value}
-
-
-def workflow_document(
-    collector: RunCollector,
-    *,
-    workflow_name: str,
-    workflow_file: str | None,
-    inputs: Any,
-    result: Any,
-    error: str | None,
-    status: str,
-    capture_content: bool,
-    table: StringTable,
-) -> dict[str, Any]:
-    """The workflow trace: the run, then one entry per node in execution order."""
-    collector.finish()
-    calls = [c for c in collector.calls() if c.phase == "workflow"]
-    price_calls(calls)
-    by_event: dict[int, list[CallRecord]] = {}
-    for c in calls:
-        if c.event is not None:
-            by_event.setdefault(id(c.event), []).append(c)
-    clean = table.intern  # user content only; our own metadata is JSON-safe already
-    nodes = []
-    events = collector.phase_events("workflow")
-    for ev in events:
-        failure = {"type": ev.error_type, "message": clean(ev.error)} if ev.error else None
-        nodes.append(
-            {
-                "id": ev.node_id,
-                "type": ev.node_type,
-                "status": ev.status,
-                "start_time": wall_time(ev.start_ns),
-                "duration_ms": round(ev.duration_ns / 1e6, 3),
-                "error": failure,
-                "params": clean(ev.params),
-                "templates": clean([_resolution(r) for r in ev.templates or ()]),
-                "outputs": clean(ev.outputs),
-                "store": ev.store_diff or {"added": [], "removed": [], "changed": []},
-                "llm_calls": clean([call_entry(c) for c in by_event.get(id(ev), ())]),
-            }
-        )
-    phase = collector.phases.get("workflow")
-    start = collector.started_at
-    end_ns = phase.end if phase and phase.end is not None else collector.clock()
-    duration_ns = end_ns - (phase.start if phase else collector.started)
-    totals = usage_totals(calls)
-    doc = {
-        "format": "spanwise.workflow-trace",
-        "format_version": FORMAT_VERSION,
-        "execution_id": collector.execution_id,
-        "trace_id": format_trace_id(collector.trace_id) if collector.trace_id else None,
-        "workflow_name": workflow_name,
-        "workflow_file": workflow_file,
-        "start_time": iso(start),
-        "end_time": iso(start + timedelta(microseconds=duration_ns / 1000)),
-        "duration_ms": round(duration_ns / 1e6, 3),
-        "status": status,
-        "error": clean(error),
-        "content_captured": capture_content,
-        "inputs": clean(inputs),
-        "result": clean(result),
-        "nodes_executed": len(events),
-        "nodes_failed": sum(1 for e in events if e.status != "success"),
-        "llm_summary": {"total_calls": len(calls), **totals},
-        "nodes": nodes,
-    }
-    return doc
+def is_secret_param(path: str) -> bool:
+    """Whether a parameter path (``args.api_key``) ends in a name that reads as secret."""
+    return is_secret_key(path.rsplit(".", 1)[-1])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import Token
 from typing import Any, Protocol
 
 from spanwise import _internal
@@ -120,17 +121,19 @@ class InstrumentedNode:
 
     def execute(self, store: dict[str, Any], event: NodeEvent | None = None) -> dict[str, Any]:
         node_id = self.spec.id
+        if not self.recorder.tracing:
+            with NodeScope(self.recorder, node_id, self.spec.type) as ev:
+                return self.inner.execute(store, ev)
         scope = None if self.touches_store else (node_id,)
         # The usual case: a node that only fills its own, new namespace adds its outputs'
         # keys and changes nothing else, so there is no value to fingerprint.
         fresh = scope is not None and node_id not in store
-        tracing = self.recorder.tracing
-        with observe_node(self.recorder, node_id, self.spec.type) as ev:
-            before = safe_snapshot(store, scope) if tracing and not fresh else None
+        with NodeScope(self.recorder, node_id, self.spec.type) as ev:
+            before = None if fresh else safe_snapshot(store, scope)
             try:
                 return self.inner.execute(store, ev)
             finally:
-                if tracing and fresh:
+                if fresh:
                     ev.store_diff = added_namespace(store, node_id)
                 elif before is not None:
                     after = safe_snapshot(store, scope)
@@ -138,24 +141,49 @@ class InstrumentedNode:
                         ev.store_diff = diff(before, after)
 
 
-@contextmanager
-def observe_node(recorder: Recorder, node_id: str, node_type: str) -> Iterator[NodeEvent]:
+class NodeScope:
+    """Times a node (or planner step) on the recorder's monotonic clock, inside its span,
+    and reports it, whether it succeeds or fails. ``with NodeScope(…) as event:``.
+
+    A class rather than a generator-based context manager: it runs once per node."""
+
+    __slots__ = ("event", "recorder", "span", "started", "token")
+
+    def __init__(self, recorder: Recorder, node_id: str, node_type: str) -> None:
+        self.recorder = recorder
+        self.event = NodeEvent(node_id, node_type, recorder.phase)
+        self.span = Span(node_id, {NODE_ID_ATTR: node_id, NODE_TYPE_ATTR: node_type}, "node")
+        self.token: Token[Span | None] | None = None
+        self.started = 0
+
+    def __enter__(self) -> NodeEvent:
+        event, span = self.event, self.span
+        event.start_ns = RT.now_ns()
+        self.started = self.recorder.clock()
+        if self.recorder.emit_spans or RT.emit is None:
+            span.__enter__()
+        else:
+            self.token = _enter_silently(span)
+        event.span_id = span.span_id
+        return event
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        event = self.event
+        try:
+            if self.token is None:
+                self.span.__exit__(exc_type, exc, tb)
+            else:
+                _exit_silently(self.token)
+        finally:
+            if exc is not None:
+                event.fail(exc)
+            event.duration_ns = self.recorder.clock() - self.started
+            self.recorder.node_finished(event)
+
+
+def observe_node(recorder: Recorder, node_id: str, node_type: str) -> NodeScope:
     """Time a node (or planner step) and report it, whether it succeeds or fails."""
-    event = NodeEvent(node_id, node_type, recorder.phase)
-    clock = recorder.clock
-    attributes = {NODE_ID_ATTR: node_id, NODE_TYPE_ATTR: node_type}
-    event.start_ns = RT.now_ns()
-    started = clock()
-    try:
-        with open_span(node_id, attributes, "node", recorder.emit_spans) as span:
-            event.span_id = span.span_id
-            yield event
-    except BaseException as exc:
-        event.fail(exc)
-        raise
-    finally:
-        event.duration_ns = clock() - started
-        recorder.node_finished(event)
+    return NodeScope(recorder, node_id, node_type)
 
 
 @contextmanager
@@ -166,15 +194,24 @@ def open_span(name: str, attributes: dict[str, Any], kind: str, emit: bool) -> I
         with span:
             yield span
         return
-    span._start()  # ids and parent, without making it current or ever emitting it
-    token = current.set(span)
+    token = _enter_silently(span)
     try:
         yield span
     finally:
-        try:
-            current.reset(token)
-        except ValueError:  # reset from another context: restore by hand
-            current.set(None)
+        _exit_silently(token)
+
+
+def _enter_silently(span: Span) -> Token[Span | None]:
+    """Ids and parent, and current for the body, without ever emitting it."""
+    span._start()
+    return current.set(span)
+
+
+def _exit_silently(token: Token[Span | None]) -> None:
+    try:
+        current.reset(token)
+    except ValueError:  # reset from another context: restore by hand
+        current.set(None)
 
 
 def safe_snapshot(store: dict[str, Any], scope: tuple[str, ...] | None) -> dict[str, str] | None:
