@@ -176,27 +176,6 @@ def measure_warm(workflow: Path, env: dict[str, str]) -> Samples:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-PRICE_CHILD = r"""
-import time, llm
-llm.get_model("echo")
-t = time.process_time()
-from spanwise._pricing import _lookup
-_lookup("echo", "echo")
-print(time.process_time() - t)
-"""
-
-
-def measure_price_tables(env: dict[str, str]) -> float:
-    """CPU that loading genai-prices' tables costs a fresh process that already loaded llm."""
-    runs = []
-    for _ in range(5):
-        out = subprocess.run(
-            [sys.executable, "-c", PRICE_CHILD], env=env, check=True, capture_output=True, text=True
-        )
-        runs.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(runs)
-
-
 def stored_spans(home: Path, trace_file: Path) -> int:
     """How many spans the store holds for the run a trace file describes."""
     import sqlite3
@@ -243,7 +222,6 @@ def main() -> None:
         cli_times = measure_cli(workflow, env)
         warm_times = measure_warm(workflow, env)
         bare_times = measure_warm(build_bare_workflow(folder), env)
-        price_s = measure_price_tables(env)
         trace_file = max(
             (folder / "home" / "debug").glob("workflow-trace-bench-200-*.json"),
             key=os.path.getmtime,
@@ -299,15 +277,15 @@ setup and teardown included.
 The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's {spans} spans to the
 SQLite store.
 
-Reading: per run, `--output-format json` costs about what the targets ask (see "run alone");
-`--trace` costs a few percent more than its 3% on nodes this small (about 2 ms each), because
-every node becomes a stored span plus a redacted trace-file entry (the "instrumentation
-alone" figure). The whole command pays more, once per process and not per node: loading
-genai-prices' price tables (needed to price a call, or to know that a model has none) costs
-{price_s * 1000:,.0f} ms of CPU in a fresh process that has already loaded `llm` (median of 5;
-most of it is `import genai_prices`, whose `update_prices` module brings an HTTP client), the
-pipeline imports its extension modules, and `--trace` opens the SQLite store. On this
-few-second command that is the +10–20%; next to real model calls that take seconds it is noise.
+Reading: in one warm process `--output-format json` costs about what its target asks, and
+`--trace` several percent more than its 3% on nodes this small (about 2 ms each): every node
+becomes a stored span plus a redacted trace-file entry (the "instrumentation alone" figure),
+and each run opens and closes the SQLite store (closing the last connection checkpoints the WAL
+and waits for the disk). The whole command also pays, once per process, for importing
+spanwise's pipeline modules and starting the writer; the `echo` model reports no usage, so no
+price table is loaded here. On this shared 2-core machine the same command's wall time varies
+by ±20% from run to run, so whole-command differences of a few percent are within the noise of
+{ROUNDS_CLI} rounds.
 """
     print(body)
     if WRITE:
