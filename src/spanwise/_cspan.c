@@ -360,6 +360,65 @@ static PyObject *add_plain_spans(PyObject *module, PyObject *const *args, Py_ssi
     return PyLong_FromSsize_t(i);
 }
 
+/* ---------------------------------------------------------------- LLM-call payloads */
+
+static inline int is_atomic(PyObject *o) {
+    return o == Py_None || PyUnicode_CheckExact(o) || PyLong_CheckExact(o) ||
+           PyFloat_CheckExact(o) || PyBool_Check(o);
+}
+
+/* A list, tuple or dict that holds only atomic values: it cannot be part of a cycle. */
+static int is_leaf_container(PyObject *o) {
+    if (PyList_CheckExact(o) || PyTuple_CheckExact(o)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+        PyObject **items = PySequence_Fast_ITEMS(o);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!is_atomic(items[i])) return 0;
+        return 1;
+    }
+    if (PyDict_CheckExact(o)) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(o, &pos, &key, &value))
+            if (!is_atomic(key) || !is_atomic(value)) return 0;
+        return 1;
+    }
+    return 0;
+}
+
+static int untrack_leaf(PyObject *o, void *unused) {
+    if (o != NULL && PyObject_IS_GC(o) && PyObject_GC_IsTracked(o) && is_leaf_container(o))
+        PyObject_GC_UnTrack(o);
+    return 0;
+}
+
+static void untrack_root(PyObject *o) {
+    if (o == NULL || o == Py_None || !PyObject_IS_GC(o) || !PyObject_GC_IsTracked(o)) return;
+    PyObject_GC_UnTrack(o);
+    traverseproc traverse = Py_TYPE(o)->tp_traverse;
+    if (traverse != NULL) traverse(o, untrack_leaf, NULL);
+}
+
+/* untrack_payload(span): an ended LLM-call span waits in the queue for the writer, often
+ * long enough for its side objects (the _Extras, the LlmCall, the attribute dict and their
+ * lists of plain values) to outlive two collections and count towards a full one, which
+ * walks the whole heap. They hold plain data and no cycles, so the collector need not
+ * track them: they are freed by reference counting as before. */
+static PyObject *untrack_payload(PyObject *module, PyObject *span) {
+    if (!PyObject_TypeCheck(span, &SpanCoreType)) Py_RETURN_NONE;
+    SpanObject *s = (SpanObject *)span;
+    PyObject *x = s->x;
+    if (x != NULL && x != Py_None) {
+        PyObject *llm = PyObject_GetAttrString(x, "llm");
+        if (llm == NULL) return NULL;
+        untrack_root(llm);
+        Py_DECREF(llm);
+        untrack_root(x);
+    }
+    untrack_root(s->attributes);
+    Py_RETURN_NONE;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyObject *bind(PyObject *module, PyObject *args) {
@@ -376,6 +435,8 @@ static PyObject *bind(PyObject *module, PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"bind", bind, METH_VARARGS, "bind(runtime, current_var): the state the hot path reads."},
+    {"untrack_payload", untrack_payload, METH_O,
+     "Stop the cyclic GC from tracking an ended LLM span's plain-data side objects."},
     {"add_plain_spans", (PyCFunction)(void (*)(void))add_plain_spans, METH_FASTCALL,
      "Store rows for plain spans (see SpanRows.add_all); returns the spans left to Python."},
     {NULL}

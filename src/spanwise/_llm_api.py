@@ -5,7 +5,7 @@ from __future__ import annotations
 from spanwise import _internal
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
-from spanwise._span import Span
+from spanwise._span import Span, settle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ def emit_llm_span(
         if error is not None:
             s.record_exception(error)
             s.attributes.setdefault("error.type", type(error).__qualname__)
+        settle(s)
         emit(s)
         return s
     except Exception as exc:  # noqa: BLE001

@@ -169,7 +169,8 @@ def _build_pipeline(
         except ImportError:
             pass  # that feature is not installed
 
-    procs: list[Processor] = list(processors)
+    # Pricing first: every processor after it (and the user's) sees each call's cost.
+    procs: list[Processor] = [price_processor(STATE.pricer), *processors]
     sinks: list[Exporter]
     if exporters is not None:
         sinks = list(exporters)
@@ -186,7 +187,6 @@ def _build_pipeline(
         procs.extend(extra_procs)
         if exporters is None:
             sinks.extend(extra_sinks)
-    procs.append(price_processor(STATE.pricer))
     procs.append(STATE.aggregator)
     return _pipeline.Pipeline(
         sinks,

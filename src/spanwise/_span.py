@@ -36,6 +36,14 @@ class _Extras:
         self.llm: Any = None
 
 
+def _keep_tracked(span: Any) -> None:
+    return None
+
+
+# ``settle(span)``: an ended LLM-call span is about to wait in the queue (see
+# ``_cspan.untrack_payload``); without the C module its side objects stay tracked.
+settle: Callable[[Any], None] = _keep_tracked if CSPAN is None else CSPAN.untrack_payload
+
 if TYPE_CHECKING or CSPAN is None:
     _SpanCore = PySpanCore
 else:

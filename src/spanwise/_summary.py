@@ -111,7 +111,16 @@ class Aggregator:
         tokens["cache_read"] += call.cache_read_tokens or 0
         tokens["cache_write"] += call.cache_write_tokens or 0
         tokens["reasoning"] += call.reasoning_tokens or 0
-        self.pending.append(call)
+        if call.priced:  # trace mode: the pipeline priced it; keep nothing of it
+            self._add_cost(call)
+        else:  # metrics mode: priced at summary(), off the program's thread
+            self.pending.append(call)
+
+    def _add_cost(self, call: LlmCall) -> None:
+        if call.cost_usd is not None:
+            self.cost += call.cost_usd
+        else:
+            self.unpriced[call.model] = self.unpriced.get(call.model, 0) + 1
 
     def _fold(self) -> None:
         for call in self.pending:
@@ -120,10 +129,7 @@ class Aggregator:
                 call.cost_usd, call.pricing_available = price.cost_usd, price.available
                 call.price_source, call.price_version = price.source, price.version
                 call.priced = True
-            if call.cost_usd is not None:
-                self.cost += call.cost_usd
-            else:
-                self.unpriced[call.model] = self.unpriced.get(call.model, 0) + 1
+            self._add_cost(call)
         self.pending = []
 
     def summary(self) -> dict[str, Any]:

@@ -52,3 +52,27 @@ def test_span_fields_and_nesting_through_the_hot_path(spanwise_recorder: testing
     assert spans["failing"].error_type == "KeyError"
     assert spans["outer"].end_ns >= spans["inner"].end_ns > spans["inner"].start_ns > 0
     assert json.dumps(spans["outer"].attributes) == '{"user": "ann"}'
+
+
+@pytest.mark.skipif(SWITCHED_OFF, reason="this run tests the pure-Python hot path")
+def test_an_ended_llm_span_waits_untracked_with_its_data_intact(
+    spanwise_recorder: testing.Recorder,
+) -> None:
+    shared: list[object] = []
+    shared.append(shared)  # a user value that is part of a cycle stays tracked
+    with spanwise.span("agent"):
+        spanwise.record_llm_call(
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=1000,
+            output_tokens=100,
+            finish_reasons=["stop"],
+            attributes={"tags": ["a", "b"], "loop": shared},
+        )
+    call_span = next(s for s in spanwise_recorder.spans if s.llm is not None)
+    assert not gc.is_tracked(call_span.llm)
+    assert not gc.is_tracked(call_span.llm.finish_reasons)
+    assert gc.is_tracked(shared)
+    assert call_span.llm.finish_reasons == ["stop"]
+    assert call_span.attributes["tags"] == ["a", "b"]
+    assert call_span.llm.cost_usd == pytest.approx(0.0035)

@@ -9,7 +9,7 @@ error is there; the store views also query all calls of the trace.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 from spanwise._ids import format_span_id
 
@@ -18,9 +18,46 @@ MAX_CALLS = 10
 RESPONSE_PREVIEW = 1000
 
 
+class LinkedCall(NamedTuple):
+    """What an error report needs of one LLM-call span. Kept instead of the span itself:
+    a tuple of plain values is not walked by the garbage collector, while spans kept for
+    the next error would outlive two collections and pile up for a full one."""
+
+    span_id: int
+    name: str
+    provider: str
+    model: str
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    status: str
+    error_type: str | None
+    start_ns: int
+    end_ns: int
+    response: Any  # None unless transcripts are kept
+
+    @classmethod
+    def of(cls, span: Any) -> LinkedCall:
+        call = span.llm
+        return cls(
+            span.span_id,
+            span.name,
+            call.provider,
+            call.response_model or call.request_model,
+            call.input_tokens,
+            call.output_tokens,
+            call.cost_usd,
+            span.status,
+            span.error_type,
+            span.start_ns,
+            span.end_ns,
+            call.response,
+        )
+
+
 class LlmLinker:
     def __init__(self) -> None:
-        self._calls: OrderedDict[int, list[Any]] = OrderedDict()
+        self._calls: OrderedDict[int, list[LinkedCall]] = OrderedDict()
 
     def __call__(self, record: Any) -> Any:
         kind = getattr(record, "record_type", None)
@@ -52,7 +89,7 @@ class LlmLinker:
                 self._calls.popitem(last=False)
         else:
             self._calls.move_to_end(span.trace_id)
-        calls.append(span)
+        calls.append(LinkedCall.of(span))
         if len(calls) > MAX_CALLS:
             del calls[0]
 
@@ -77,20 +114,19 @@ def _preview(value: Any) -> Any:
     )
 
 
-def llm_summary(span: Any) -> dict[str, Any]:
+def llm_summary(call: LinkedCall) -> dict[str, Any]:
     """What an error report shows of one LLM call (the response when content is kept)."""
-    call = span.llm
     return {
-        "span_id": format_span_id(span.span_id),
-        "name": span.name,
+        "span_id": format_span_id(call.span_id),
+        "name": call.name,
         "provider": call.provider,
-        "model": call.response_model or call.request_model,
+        "model": call.model,
         "input_tokens": call.input_tokens,
         "output_tokens": call.output_tokens,
         "cost_usd": call.cost_usd,
-        "status": span.status,
-        "error_type": span.error_type,
-        "start_ns": span.start_ns,
-        "duration_ms": (span.end_ns - span.start_ns) / 1e6,
+        "status": call.status,
+        "error_type": call.error_type,
+        "start_ns": call.start_ns,
+        "duration_ms": (call.end_ns - call.start_ns) / 1e6,
         "response": _preview(call.response),
     }
