@@ -36,6 +36,11 @@ class _Extras:
         self.llm: Any = None
 
 
+# Until genai-prices is imported, each new LLM call asks whether its model needs it
+# (``_pricing.prepare_for``); afterwards the setter skips the question.
+_price_tables_needed = [True]
+
+
 def _keep_tracked(span: Any) -> None:
     return None
 
@@ -101,10 +106,11 @@ class Span(_SpanCore):
     @llm.setter
     def llm(self, call: Any) -> None:
         self._extras().llm = call
-        from spanwise import _pricing
+        if _price_tables_needed[0]:
+            from spanwise import _pricing
 
-        if not _pricing._IMPORTED:
             _pricing.prepare_for(call)
+            _price_tables_needed[0] = not _pricing._IMPORTED
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
