@@ -169,6 +169,8 @@ class Pricer:
         self._cache = lines.LineCache(cache_path) if cache_path else None
         self._lines: dict[str, Any] | None = None
         self._models: set[str] = set()  # provider and request model of every line
+        self._models_of: dict[str, Any] | None = None  # the lines they were taken from
+        self._models_size = 0
         self._day_ends = 0.0  # lines are refitted each UTC day
 
     def price(self, call: LlmCall) -> Price:
@@ -198,8 +200,10 @@ class Pricer:
         if self.overrides and self._override(provider, request_model) is not None:
             return True
         known = self._lines if self._lines is not None else self._load_lines()
-        if len(self._models) != len(known):  # lines were added since: index them again
+        if self._models_of is not known or self._models_size != len(known):
+            # Lines were loaded or added since: index their models again.
             self._models = {key.rsplit(lines.SEPARATOR, 1)[0] for key in known}
+            self._models_of, self._models_size = known, len(known)
         return lines.cache_key(provider, request_model, None).rsplit(lines.SEPARATOR, 1)[0] in (
             self._models
         )

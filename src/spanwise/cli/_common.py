@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -38,6 +39,25 @@ store_option = click.option(
     "--store", "store_url", default=None, help="Store URL (default: SPANWISE_STORE or ~/.spanwise)."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def params_option(help: str) -> Callable[[F], F]:
+    """``--param/-p KEY=VALUE``, repeatable: workflow inputs."""
+    return click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help=help)
+
+
+def output_format_option(help: str) -> Callable[[F], F]:
+    """``--output-format text|json``."""
+    return click.option(
+        "--output-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help,
+    )
 
 
 def open_store(store_url: str | None, *, readonly: bool = True) -> Any:

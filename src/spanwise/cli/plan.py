@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from spanwise.cli._common import output_format_option, params_option
 from spanwise.cli.run import Job, execute, parse_params
 
 
@@ -21,21 +22,8 @@ from spanwise.cli.run import Job, execute, parse_params
     default=None,
     help="Write the planned workflow to this file.",
 )
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A workflow input for --run (repeatable).",
-)
-@click.option(
-    "--output-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: the result with planner and workflow costs.",
-)
+@params_option("A workflow input for --run (repeatable).")
+@output_format_option("json: the result with planner and workflow costs.")
 @click.option("--trace", is_flag=True, help="With --run: write the workflow trace file.")
 @click.option(
     "--trace-planner", is_flag=True, help="Write SPANWISE_HOME/debug/planner-trace-….json."

@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from spanwise.cli._common import CliError, console, print_json
+from spanwise.cli._common import (
+    CliError,
+    console,
+    output_format_option,
+    params_option,
+    print_json,
+)
 
 
 @dataclass
@@ -250,21 +256,8 @@ def _print(job: Job, outcome: Outcome, doc: dict[str, Any] | None, output_format
 
 @click.command("run")
 @click.argument("target")
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A workflow input (repeatable).",
-)
-@click.option(
-    "--output-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: the result with duration, cost and tokens.",
-)
+@params_option("A workflow input (repeatable).")
+@output_format_option("json: the result with duration, cost and tokens.")
 @click.option(
     "--trace",
     is_flag=True,
