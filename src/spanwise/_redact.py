@@ -39,17 +39,18 @@ SECRET_KEY_PARTS = (
 )
 
 # Credentials by shape. Each pattern matches the whole secret so it can be replaced in text.
-SECRET_VALUE_PATTERNS = [
-    re.compile(r"sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"),  # OpenAI / Anthropic / Stripe
-    re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-\.=:/+]{8,}"),  # Authorization: Bearer …
-    re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])"),  # AWS key id
-    re.compile(r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"),  # JWT
-    re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
-    re.compile(r"xox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack tokens
-    re.compile(r"AIza[0-9A-Za-z_\-]{35}"),  # Google API keys
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
-    re.compile(r"(?i)aws_secret_access_key[\"'\s:=]{1,5}[A-Za-z0-9/+=]{40}"),
-]
+# Compiled on first use (``_compile``): most text has no anchor and is never matched.
+SECRET_VALUE_PATTERNS = (
+    r"sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}",  # OpenAI / Anthropic / Stripe
+    r"(?i)bearer\s+[A-Za-z0-9_\-\.=:/+]{8,}",  # Authorization: Bearer …
+    r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])",  # AWS key id
+    r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",  # JWT
+    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub tokens
+    r"xox[abposr]-[A-Za-z0-9\-]{10,}",  # Slack tokens
+    r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+    r"(?i)aws_secret_access_key[\"'\s:=]{1,5}[A-Za-z0-9/+=]{40}",
+)
 
 # Every pattern above begins with one of these literals (lowercased here), and matches at
 # least 15 characters: shorter text, or text with none of them (most text), is returned
@@ -124,10 +125,19 @@ def redact_text(text: str) -> str:
             break
     else:
         return text
-    for pattern in SECRET_VALUE_PATTERNS:
+    for pattern in _PATTERNS or _compile():
         if pattern.search(text):
             text = pattern.sub(REDACTED, text)
     return text
+
+
+_PATTERNS: list[re.Pattern[str]] = []
+
+
+def _compile() -> list[re.Pattern[str]]:
+    global _PATTERNS
+    _PATTERNS = [re.compile(source) for source in SECRET_VALUE_PATTERNS]
+    return _PATTERNS
 
 
 def redact(value: Any, *, key: object = None, _depth: int = 0) -> Any:

@@ -380,3 +380,21 @@ def test_metrics_in_trace_mode_also_land_in_the_store(
     assert [t["name"] for t in listed] == ["workflow kept"]
     assert listed[0]["llm_call_count"] == 1
     assert not (home / "debug").exists()  # no --trace: no trace file
+
+
+@pytest.mark.parametrize("flags", [(), ("--output-format", "json"), ("--trace",)])
+def test_every_mode_loads_llm_then_freezes_the_heap_before_the_run(
+    tmp_path: Path, home: Path, flags: tuple[str, ...]
+) -> None:
+    """The libraries' long-lived objects are out of the collector's reach during the run,
+    with or without flags, so what the flags cost is not hidden in full collections."""
+    import gc
+
+    flow = write_workflow(tmp_path, {"name": "f", "nodes": [echo_llm("ask", "hi")]})
+    gc.unfreeze()
+    try:
+        result = run_cli("run", str(flow), *flags)
+        assert result.code == 0, result.stderr
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spanwise.debug._asynclock import AsyncLock
-from spanwise.debug._filelock import FileLock
-from spanwise.debug._locks import Lock, RLock, instrument_lock
-
 if TYPE_CHECKING:
+    from spanwise.debug._asynclock import AsyncLock
+    from spanwise.debug._filelock import FileLock
+    from spanwise.debug._locks import Lock, RLock, instrument_lock
     from spanwise.debug._state import StateTracker
 
 __all__ = [
@@ -29,8 +28,26 @@ __all__ = [
 ]
 
 
-# The error and state modules (and the safe repr under them) load on first use, so
-# ``import spanwise`` stays light.
+# Every module here loads on first use (the locks, the error and state modules and the
+# safe repr under them), so ``import spanwise`` and ``configure()`` stay light.
+_LAZY = {
+    "AsyncLock": "spanwise.debug._asynclock",
+    "FileLock": "spanwise.debug._filelock",
+    "Lock": "spanwise.debug._locks",
+    "RLock": "spanwise.debug._locks",
+    "instrument_lock": "spanwise.debug._locks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spanwise.debug' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def capture_errors(fn: Any = None, /, *, state: Any = None, name: str | None = None) -> Any:

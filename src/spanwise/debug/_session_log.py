@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from typing import Any
 from spanwise import _internal
 from spanwise._export import Exporter, ExportResult, Processor
 from spanwise._setup import PIPELINE_EXTENSIONS
-from spanwise.exporters.jsonl import JsonlExporter
 
 DEFAULT_SESSION = "default"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-]")
@@ -38,33 +38,6 @@ def session_dir(home: Path, session: str | None) -> Path:
     if name in ("", ".", ".."):
         name = "_"
     return Path(home) / "sessions" / name
-
-
-class _Line:
-    """One lock event as a record of its own, for the JSONL writer (a ``LockBatch``
-    stands for many)."""
-
-    __slots__ = ("data",)
-    record_type = "lock_event"
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-
-class SessionLog(JsonlExporter):
-    """``events.jsonl`` of one session."""
-
-    def export(self, records: Sequence[Any]) -> ExportResult:
-        lines: list[Any] = []
-        for record in records:
-            if record.record_type == "lock_event":
-                lines.extend(_Line(e) for e in record.events())
-            else:
-                lines.append(record)
-        return super().export(lines)
 
 
 class ErrorFiles:
@@ -123,16 +96,36 @@ class ErrorFiles:
 def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
     """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``."""
     from spanwise.debug._links import LlmLinker
-    from spanwise.debug._lockbuffer import drain
-    from spanwise.debug._locks import switch_all_traced
     from spanwise.debug._store import register_writers
 
     register_writers()
-    switch_all_traced()
+    locks = sys.modules.get("spanwise.debug._locks")
+    if locks is not None:  # no module, no lock made yet: later ones start recording
+        locks.switch_all_traced()
     sinks: list[Exporter] = [ErrorFiles(settings.home)]
     if settings.session:
+        from spanwise.debug._events_log import SessionLog
+
         sinks.append(SessionLog(session_dir(settings.home, settings.session) / "events.jsonl"))
-    return [drain, LlmLinker()], sinks
+    return [drain_lock_batches, LlmLinker()], sinks
+
+
+class _LockDrain:
+    """The lock-batch drain (``_lockbuffer.drain``), as long as no lock module is loaded
+    a dictionary lookup per batch: lock records exist only once one is."""
+
+    def __call__(self, record: Any) -> Any:
+        return self.process_batch([record])[0]
+
+    @staticmethod
+    def process_batch(batch: list[Any]) -> list[Any]:
+        buffer = sys.modules.get("spanwise.debug._lockbuffer")
+        if buffer is not None:
+            buffer.drain_batch(batch)
+        return batch
+
+
+drain_lock_batches = _LockDrain()
 
 
 if extension not in PIPELINE_EXTENSIONS:
