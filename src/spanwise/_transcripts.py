@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spanwise import _internal
-from spanwise._redact import REDACTED, is_secret_key, redact
+from spanwise import _redact
+from spanwise._redact import REDACTED, is_secret_key, redact, redact_text
 from spanwise._setup import PIPELINE_EXTENSIONS
 
 if TYPE_CHECKING:
@@ -135,14 +136,15 @@ def clean(value: Any) -> tuple[Any, bool]:
 def redact_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     """Span attributes with secret-named keys and credential-shaped values replaced."""
     result: dict[str, Any] = {}
+    plain_text = not _redact._hooks  # no user hook: a string needs only the text rules
     for key, value in attributes.items():
-        if (
-            is_secret_key(key)
-            and value is not None
-            and value != ""
-            and not isinstance(value, (bool, int, float))
-        ):
+        kind = type(value)
+        if value is None or kind is int or kind is float or kind is bool:
+            result[key] = value  # numbers and flags are kept, whatever the key
+        elif value != "" and is_secret_key(key) and not isinstance(value, (int, float)):
             result[key] = REDACTED
+        elif kind is str and plain_text:
+            result[key] = redact_text(value)
         elif isinstance(value, (str, list, tuple, dict)):
             result[key] = redact(value)
         else:

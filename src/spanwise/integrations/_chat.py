@@ -16,7 +16,11 @@ UsageReader = Callable[[Recording, Any], None]
 def finish_reasons(choices: Any) -> list[str] | None:
     if not isinstance(choices, list):
         return None
-    reasons = [r for r in (field(c, "finish_reason") for c in choices) if isinstance(r, str)]
+    reasons = []
+    for choice in choices:
+        reason = field(choice, "finish_reason")
+        if isinstance(reason, str):
+            reasons.append(reason)
     return reasons or None
 
 

@@ -228,10 +228,13 @@ def recording_allowed() -> bool:
 _PRIMITIVES = (str, int, float, bool)
 
 
-def request_attributes(kwargs: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    """GenAI request attributes from the call's keyword arguments (primitives only);
-    ``names`` maps argument names to attribute names."""
-    attrs: dict[str, Any] = {}
+def request_attributes(
+    kwargs: dict[str, Any], names: dict[str, str], attrs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """GenAI request attributes from the call's keyword arguments (primitives only), added
+    to ``attrs`` (a new dict when None); ``names`` maps argument names to attribute names."""
+    if attrs is None:
+        attrs = {}
     for arg, value in kwargs.items():
         key = names.get(arg)
         if key is None or value is None:

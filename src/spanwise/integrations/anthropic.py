@@ -58,7 +58,7 @@ def _begin(
     args: tuple[Any, ...], kwargs: dict[str, Any], streamed: bool | None = None
 ) -> Recording:
     provider, attrs = _provider(args[0] if args else None)
-    attrs.update(request_attributes(kwargs, _PARAMS))
+    request_attributes(kwargs, _PARAMS, attrs)
     stream = kwargs.get("stream") is True if streamed is None else streamed
     rec = Recording(provider, "chat", model_name(kwargs.get("model")), attrs, stream)
     if rec.capture:

@@ -54,7 +54,7 @@ def _begin(operation: str, params: dict[str, str], prompt_arg: str) -> Any:
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Recording:
         provider, attrs = client_server(args[0] if args else None, "openai")
         if params:
-            attrs.update(request_attributes(kwargs, params))
+            request_attributes(kwargs, params, attrs)
         streamed = kwargs.get("stream") is True
         rec = Recording(provider, operation, model_name(kwargs.get("model")), attrs, streamed)
         if rec.capture:
