@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spanwise import _internal
-from spanwise import _redact
+from spanwise import _internal, _redact
 from spanwise._redact import REDACTED, is_secret_key, redact, redact_text
 from spanwise._setup import PIPELINE_EXTENSIONS
 
