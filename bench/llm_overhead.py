@@ -276,8 +276,7 @@ def price_lookups(n: int = 20_000) -> dict[str, float]:
     return {
         "lookup_us": per_call(lambda: [_lookup(*k) for k in keys], n) / len(keys),
         "price_us": per_call(lambda: [pricer.price(c) for c in calls], n) / len(calls),
-        "exact_us": per_call(lambda: [pricer.exact_price(c) for c in calls], n // 20)
-        / len(calls),
+        "exact_us": per_call(lambda: [pricer.exact_price(c) for c in calls], n // 20) / len(calls),
     }
 
 

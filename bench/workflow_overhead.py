@@ -40,7 +40,7 @@ from _report import git_rev, write_section
 QUICK = "--quick" in sys.argv
 WRITE = "--no-write" not in sys.argv
 GROUPS = 40  # × 5 nodes = 200
-ROUNDS_CLI = 6 if QUICK else 15
+ROUNDS_CLI = 6 if QUICK else 30
 ROUNDS_WARM = 6 if QUICK else 30
 SPANWISE = str(Path(sys.executable).parent / "spanwise")
 MODES = {
@@ -277,15 +277,18 @@ setup and teardown included.
 The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's {spans} spans to the
 SQLite store.
 
-Reading: in one warm process `--output-format json` costs about what its target asks, and
-`--trace` several percent more than its 3% on nodes this small (about 2 ms each): every node
-becomes a stored span plus a redacted trace-file entry (the "instrumentation alone" figure),
-and each run opens and closes the SQLite store (closing the last connection checkpoints the WAL
-and waits for the disk). The whole command also pays, once per process, for importing
-spanwise's pipeline modules and starting the writer; the `echo` model reports no usage, so no
-price table is loaded here. On this shared 2-core machine the same command's wall time varies
-by ±20% from run to run, so whole-command differences of a few percent are within the noise of
-{ROUNDS_CLI} rounds.
+Reading: the whole command is what a user waits for, and its first second is the interpreter,
+`llm` and its plugins (the openai SDK among them) loading, in every mode. `spanwise run` loads
+them before the run and then freezes the heap (`gc.freeze()`), the same way whatever the flags:
+before it did, the objects `--trace` kept alive tipped the run into one more full garbage
+collection over the libraries' million objects (about 90 ms, nearly all of what `--trace` then
+cost). What the flags add now is spanwise's own work: per node the figures above, once per run
+the pipeline modules, the writer thread, opening and closing the SQLite store (closing the last
+connection checkpoints the WAL) and the trace file. The warm "run alone" leaves out the
+start-up, so the same milliseconds are a larger share of it. The `echo` model reports no usage,
+so no price table is loaded here. On this shared 2-core machine the same command's wall time
+varies by ±10% from run to run; with {ROUNDS_CLI} interleaved rounds the medians move by about
+1% between runs.
 """
     print(body)
     if WRITE:

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 from spanwise import _price_lines as lines
 from spanwise._llm_record import LlmCall
 
-# genai-prices is imported in the program's thread: by ``configure()``, unless the
-# price-line cache already covers the models this machine has seen, and then, for a model
-# the cache does not know, when a span first gets an LLM call of it (``prepare_for``). Not
+# genai-prices is imported in the program's thread, when the first call with usage of a
+# model the price-line cache does not know is recorded (``prepare_for``); a process whose
+# calls are all cached, or report no usage, never imports it. Not
 # on the writer thread: an import running there could be seen half-done by the program
 # (the openai SDK looks up ``sys.modules["httpx2"]``, which genai-prices imports, on every
 # request) or be cut in two by fork(). Should the writer still need it, the import holds
@@ -206,10 +206,6 @@ class Pricer:
         return lines.cache_key(provider, request_model, None).rsplit(lines.SEPARATOR, 1)[0] in (
             self._models
         )
-
-    def has_cached_lines(self) -> bool:
-        """True when the on-disk cache already prices some models for today's tables."""
-        return bool(self._lines if self._lines is not None else self._load_lines())
 
     def _load_lines(self) -> dict[str, Any]:
         with self._lock:

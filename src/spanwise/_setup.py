@@ -98,8 +98,7 @@ def configure(
         STATE.pricer = Pricer(
             settings.price_overrides, cache_path=str(cache) if settings.mode == "trace" else None
         )
-        if settings.mode != "off" and not STATE.pricer.has_cached_lines():
-            _load_price_tables()
+        # genai-prices loads when a call with usage first needs it (``prepare_prices``).
         STATE.aggregator = Aggregator(STATE.pricer)
         if settings.mode == "metrics":
             RT.emit = STATE.aggregator.add
@@ -112,15 +111,6 @@ def configure(
                 atexit.register(_at_exit)
                 STATE.atexit_registered = True
         return settings
-
-
-def _load_price_tables() -> None:
-    from spanwise._pricing import load_price_tables
-
-    try:
-        load_price_tables()
-    except Exception as exc:  # noqa: BLE001 - without tables every call is unpriced, not fatal
-        _internal.report("configure.price_tables", exc)
 
 
 def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:

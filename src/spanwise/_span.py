@@ -36,9 +36,19 @@ class _Extras:
         self.llm: Any = None
 
 
-# Until genai-prices is imported, each new LLM call asks whether its model needs it
-# (``_pricing.prepare_for``); afterwards the setter skips the question.
+# Until genai-prices is imported, each LLM call that reports usage asks whether its model
+# needs it (``_pricing.prepare_for``); afterwards nobody asks.
 _price_tables_needed = [True]
+
+
+def prepare_prices(call: Any) -> None:
+    """In the program's thread, once ``call`` has its usage (a call without usage is never
+    priced): load the price tables now if the writer will need them for its model."""
+    if _price_tables_needed[0] and call.input_tokens is not None and call.output_tokens is not None:
+        from spanwise import _pricing
+
+        _pricing.prepare_for(call)
+        _price_tables_needed[0] = not _pricing._IMPORTED
 
 
 def _keep_tracked(span: Any) -> None:
@@ -107,10 +117,7 @@ class Span(_SpanCore):
     def llm(self, call: Any) -> None:
         self._extras().llm = call
         if _price_tables_needed[0]:
-            from spanwise import _pricing
-
-            _pricing.prepare_for(call)
-            _price_tables_needed[0] = not _pricing._IMPORTED
+            prepare_prices(call)
 
     async def __aenter__(self) -> Span:
         return self.__enter__()

@@ -144,8 +144,10 @@ TRACED = textwrap.dedent(
 
     spanwise.configure("trace", home=sys.argv[1])
     seen = {"after configure": "genai_prices" in sys.modules}
+    spanwise.record_llm_call(provider="local", model="echo")  # no usage: never priced
+    seen["after a call without usage"] = "genai_prices" in sys.modules
     spanwise.record_llm_call(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1)
-    seen["after a cached model"] = "genai_prices" in sys.modules
+    seen["after gpt-4o"] = "genai_prices" in sys.modules
     spanwise.record_llm_call(provider="openai", model=sys.argv[2], input_tokens=10, output_tokens=1)
     seen["after a new model"] = "genai_prices" in sys.modules  # imported here, not on the writer
     spanwise.shutdown()
@@ -167,12 +169,18 @@ def test_the_tables_are_imported_in_the_programs_thread_only_for_a_new_model(
         result: dict[str, bool] = json.loads(proc.stdout)
         return result
 
-    first = run("gpt-4o-mini")  # no cache yet: configure() imports the tables
-    assert first["after configure"] is True
+    first = run("gpt-4o-mini")  # no cache yet: the first call with usage imports the tables
+    assert first == {
+        "after configure": False,
+        "after a call without usage": False,
+        "after gpt-4o": True,
+        "after a new model": True,
+    }
     second = run("gpt-4.1")  # gpt-4o and gpt-4o-mini are cached now
     assert second == {
         "after configure": False,
-        "after a cached model": False,
+        "after a call without usage": False,
+        "after gpt-4o": False,
         "after a new model": True,
     }
     lines = json.loads((tmp_path / "cache" / "price-lines.json").read_text())["lines"]

@@ -16,9 +16,7 @@ import spanwise
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
-def test_openai_with_raw_response_keeps_headers_and_records_usage(
-    provider, recorded, instrumented
-):
+def test_openai_with_raw_response_keeps_headers_and_records_usage(provider, recorded, instrumented):
     instrumented("openai")
     client = openai.OpenAI(base_url=provider.url + "/v1", api_key="sk-test", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)

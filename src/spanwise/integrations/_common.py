@@ -18,7 +18,7 @@ from typing import Any
 from spanwise import _internal
 from spanwise._llm_record import LlmCall
 from spanwise._runtime import RT
-from spanwise._span import Span, settle
+from spanwise._span import Span, _price_tables_needed, prepare_prices, settle
 from spanwise.integrations._patch import WrapperFactory
 from spanwise.otel._genai import GENAI
 
@@ -132,6 +132,8 @@ class Recording:
                     attrs["http.response.status_code"] = status
             emit = rt.emit
             if emit is not None:
+                if _price_tables_needed[0]:
+                    prepare_prices(call)
                 settle(s)
                 emit(s)
         except Exception as exc:  # noqa: BLE001
