@@ -188,3 +188,30 @@ def test_off_mode_file_lock_still_locks(tmp_path: Path) -> None:
     assert other.acquire(blocking=False)
     other.release()
     assert not (Path(os.environ["SPANWISE_HOME"]) / "spanwise.db").exists()
+
+
+LATE_LOCK = textwrap.dedent(
+    """
+    import sys
+    import spanwise
+
+    spanwise.configure("trace", home=sys.argv[1])
+    assert "spanwise.debug._locks" not in sys.modules  # loaded on first use, not before
+    lock = spanwise.Lock("late")
+    with lock:
+        pass
+    spanwise.shutdown()
+    """
+)
+
+
+def test_a_lock_made_after_configure_still_reaches_the_store(tmp_path: Path) -> None:
+    """The lock modules load on first use: a lock made after configure() records."""
+    import sqlite3
+
+    subprocess.run([sys.executable, "-c", LATE_LOCK, str(tmp_path)], check=True, timeout=60)
+    with sqlite3.connect(tmp_path / "spanwise.db") as db:
+        events = db.execute(
+            "SELECT event FROM lock_events WHERE lock_name = 'late' ORDER BY time_ns"
+        ).fetchall()
+    assert [e for (e,) in events if e in ("acquired", "released")] == ["acquired", "released"]

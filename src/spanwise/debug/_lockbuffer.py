@@ -173,16 +173,10 @@ def acquisition_events(
     return out
 
 
-def drain(record: Any) -> Any:
-    """Pipeline processor: take the pending acquisitions into their batch record on the
-    writer thread, whichever exporters run (so the buffer never fills up unread)."""
-    if type(record) is LockBatch:
-        record._take()
-    return record
-
-
 def drain_batch(batch: list[Any]) -> None:
-    """``drain`` over a whole batch, without a call per record."""
+    """For the pipeline's lock drain: take the pending acquisitions into their batch
+    records on the writer thread, whichever exporters run (so the buffer never fills up
+    unread)."""
     for record in batch:
         if type(record) is LockBatch:
             record._take()

@@ -111,8 +111,8 @@ def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
 
 
 class _LockDrain:
-    """The lock-batch drain (``_lockbuffer.drain``), as long as no lock module is loaded
-    a dictionary lookup per batch: lock records exist only once one is."""
+    """The lock-batch drain (``_lockbuffer.drain_batch``); as long as no lock module is
+    loaded, a dictionary lookup per batch: lock records exist only once one is."""
 
     def __call__(self, record: Any) -> Any:
         return self.process_batch([record])[0]
