@@ -14,7 +14,16 @@ Three measurements, each the median of interleaved rounds (so load drifts hit ev
   that nearly everything the flags add is spanwise's own per-node work.
 
 Wall time and CPU time (all threads, plus the shell nodes' processes) are both reported:
-on a shared 2-core machine CPU time is the steadier of the two.
+on a shared 2-core machine CPU time is the steadier of the two. The whole-command medians
+come with a 95% bootstrap interval, because on a noisy machine one run of this script can
+move them by more than the 1% being measured.
+
+A fourth measurement does not depend on the machine's load at all: the instructions the
+``spanwise run`` process executes (all its threads), counted by Valgrind's cachegrind, once
+per mode. Counts repeat to within about 0.01% from run to run, so they show what the flags
+add as work to do, separate from timing noise. It runs when ``valgrind`` is installed
+(``./dev bench`` installs it); the shell nodes' own processes are not counted, so the
+ratio errs on the high side.
 
     .venv/bin/python bench/workflow_overhead.py [--quick] [--no-write]
 
@@ -26,7 +35,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,7 +52,7 @@ from _report import git_rev, write_section
 QUICK = "--quick" in sys.argv
 WRITE = "--no-write" not in sys.argv
 GROUPS = 40  # × 5 nodes = 200
-ROUNDS_CLI = 6 if QUICK else 30
+ROUNDS_CLI = 6 if QUICK else 40
 ROUNDS_WARM = 6 if QUICK else 30
 SPANWISE = str(Path(sys.executable).parent / "spanwise")
 MODES = {
@@ -176,6 +188,64 @@ def measure_warm(workflow: Path, env: dict[str, str]) -> Samples:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def measure_instructions(workflow: Path, env: dict[str, str]) -> dict[str, int] | None:
+    """Instructions of one ``spanwise run`` per mode (and no flags twice, to show how well
+    the count repeats), two processes at a time. None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    # Fixed hash seed: the same dict layouts every run. One BLAS thread: numpy (which
+    # ``llm`` imports) otherwise starts threads that spin for a time-dependent while.
+    quiet = dict(env, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
+    runs = {"no flags": [], "no flags (again)": [], **MODES}
+
+    def start(flags: list[str], out: Path) -> subprocess.Popen[bytes]:
+        command = [valgrind, "--tool=cachegrind", "--cache-sim=no"]
+        command += [f"--cachegrind-out-file={out}", sys.executable, SPANWISE]
+        return subprocess.Popen(
+            [*command, "run", str(workflow), *flags],
+            env=quiet,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    counts: dict[str, int] = {}
+    names = list(runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in (names[:2], names[2:]):
+            procs = {name: start(runs[name], Path(tmp) / "cachegrind.out") for name in pair}
+            for name, proc in procs.items():
+                _, err = proc.communicate()
+                found = re.search(rb"I\s+refs:\s+([\d,]+)", err)
+                if proc.returncode != 0 or found is None:
+                    raise RuntimeError(f"cachegrind failed for {name}: {err[-500:]!r}")
+                counts[name] = int(found.group(1).replace(b",", b""))
+    return counts
+
+
+def instructions_table(counts: dict[str, int]) -> tuple[str, dict[str, float]]:
+    base = (counts["no flags"] + counts["no flags (again)"]) / 2
+    rows = ["| mode | instructions | ratio |", "| --- | ---: | ---: |"]
+    ratios = {}
+    for name, count in counts.items():
+        ratios[name] = count / base
+        rows.append(f"| `{name}` | {count / 1e6:,.1f} M | {ratios[name]:.4f} |")
+    return "\n".join(rows), ratios
+
+
+def bootstrap_interval(times: Samples, name: str, draws: int = 4000) -> tuple[float, float]:
+    """95% interval of the median-wall-time ratio ``name`` / no flags, by resampling."""
+    rng = random.Random(20261121)
+    mode = [s[0] for s in times[name]]
+    base = [s[0] for s in times["no flags"]]
+    ratios = sorted(
+        statistics.median(rng.choices(mode, k=len(mode)))
+        / statistics.median(rng.choices(base, k=len(base)))
+        for _ in range(draws)
+    )
+    return ratios[int(draws * 0.025)], ratios[int(draws * 0.975)]
+
+
 def stored_spans(home: Path, trace_file: Path) -> int:
     """How many spans the store holds for the run a trace file describes."""
     import sqlite3
@@ -220,6 +290,7 @@ def main() -> None:
         ):
             env.pop(var, None)
         cli_times = measure_cli(workflow, env)
+        counts = None if QUICK else measure_instructions(workflow, env)
         warm_times = measure_warm(workflow, env)
         bare_times = measure_warm(build_bare_workflow(folder), env)
         trace_file = max(
@@ -241,6 +312,23 @@ def main() -> None:
         for name in bare_times
     }
     json_mode, trace_mode = "--output-format json", "--trace"
+    plain_walls = [sample[0] for sample in cli_times["no flags"]]
+    noise = statistics.pstdev(plain_walls) / statistics.mean(plain_walls) * 100
+    spread = {name: bootstrap_interval(cli_times, name) for name in (json_mode, trace_mode)}
+    if counts is not None:
+        counts_table, counted = instructions_table(counts)
+        instructions_text = f"""**Instructions executed** (deterministic; one `spanwise run` per mode under
+Valgrind's cachegrind, with a fixed hash seed and one BLAS thread; every thread of the process
+counted, the shell nodes' processes not):
+
+{counts_table}
+
+By this count `--output-format json` adds {_pct(counted[json_mode])} and `--trace` \
+{_pct(counted[trace_mode])} of work; the two runs without flags differ by \
+{abs(counted["no flags (again)"] - counted["no flags"]) * 100:.3f}%.
+"""
+    else:
+        instructions_text = "(Instruction counts skipped: valgrind is not installed.)\n"
     body = f"""
 Command: `.venv/bin/python bench/workflow_overhead.py` (commit {git_rev()}). A 200-node workflow
 (40 × write-file → read-file → shell `wc -c` → llm `echo` → python `textwrap.shorten`). The
@@ -257,13 +345,16 @@ warm-up, `gc.collect()` before each; interpreter start, imports and plugin loadi
 
 {warm_table}
 
-| added by | whole command (wall / CPU) | run alone (wall / CPU) |
-| --- | ---: | ---: |
+| added by | whole command (wall / CPU) | 95% interval (wall) | run alone (wall / CPU) |
+| --- | ---: | ---: | ---: |
 | `--output-format json` (target 1%) | {_pct(cli_wall[json_mode])} / {_pct(cli_cpu[json_mode])} \
+| {_pct(spread[json_mode][0])} to {_pct(spread[json_mode][1])} \
 | {_pct(warm_wall[json_mode])} / {_pct(warm_cpu[json_mode])} |
 | `--trace` (target 3%) | {_pct(cli_wall[trace_mode])} / {_pct(cli_cpu[trace_mode])} \
+| {_pct(spread[trace_mode][0])} to {_pct(spread[trace_mode][1])} \
 | {_pct(warm_wall[trace_mode])} / {_pct(warm_cpu[trace_mode])} |
 
+{instructions_text}
 **The instrumentation alone** (the same warm-process measurement on 200 `python` nodes that
 each pass the previous result through `str`: no I/O and no model, so nearly all that the
 flags add is spanwise's own work; {ROUNDS_WARM} rounds):
@@ -279,16 +370,19 @@ SQLite store.
 
 Reading: the whole command is what a user waits for, and its first second is the interpreter,
 `llm` and its plugins (the openai SDK among them) loading, in every mode. `spanwise run` loads
-them before the run and then freezes the heap (`gc.freeze()`), the same way whatever the flags:
-before it did, the objects `--trace` kept alive tipped the run into one more full garbage
-collection over the libraries' million objects (about 90 ms, nearly all of what `--trace` then
-cost). What the flags add now is spanwise's own work: per node the figures above, once per run
-the pipeline modules, the writer thread, opening and closing the SQLite store (closing the last
-connection checkpoints the WAL) and the trace file. The warm "run alone" leaves out the
-start-up, so the same milliseconds are a larger share of it. The `echo` model reports no usage,
-so no price table is loaded here. On this shared 2-core machine the same command's wall time
-varies by ±10% from run to run; with {ROUNDS_CLI} interleaved rounds the medians move by about
-1% between runs.
+them before the run and then freezes the heap (`gc.freeze()`), the same way whatever the flags.
+With `--output-format json` alone spanwise runs in metrics mode: the run's records go straight to
+the command's collector in the program's thread, with no queue, no writer thread and no files.
+`--trace` adds the store (the writer thread, opening SQLite, and closing it, which checkpoints
+the WAL) and the trace file; the collector still gets every record as it ends, so the trace file
+is built while the writer stores the last spans. The `echo` model is known to have no price
+(the cached price lines say so), so the price tables are not loaded. The warm "run alone" leaves
+out the start-up, so the same milliseconds are a larger share of it.
+
+Noise: without flags, the whole command's wall time had a coefficient of variation of
+{noise:.0f}% over these rounds, so a single median is uncertain by more than the 1% target; the
+95% intervals above say how far, and the instruction counts give the added work without the
+noise.
 """
     print(body)
     if WRITE:

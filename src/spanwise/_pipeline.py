@@ -209,6 +209,11 @@ class Pipeline:
                     _internal.report("exporter.force_flush", exc)
         return done
 
+    def nudge(self) -> None:
+        """Start exporting what is queued now rather than at the next interval; returns
+        at once (``flush`` is the call that waits)."""
+        self._wake.set()
+
     def shutdown(self, timeout: float | None = 10.0) -> bool:
         """Stop accepting records, export what is queued within ``timeout``, close sinks.
 

@@ -172,6 +172,12 @@ class Pricer:
         self._models_size = 0
         self._day_ends = 0.0  # lines are refitted each UTC day
 
+    def use_cache(self, cache_path: str) -> None:
+        """Keep fitted lines in ``cache_path`` from now on (read at the next lookup)."""
+        with self._lock:
+            self._cache = lines.LineCache(cache_path)
+            self._lines = None
+
     def price(self, call: LlmCall) -> Price:
         inp, out = call.input_tokens, call.output_tokens
         if inp is None or out is None:

@@ -160,6 +160,13 @@ def redact(value: Any, *, key: object = None, _depth: int = 0) -> Any:
         return HOOK_FAILED
 
 
+def redact_string(text: str) -> Any:
+    """``redact`` for one string: without user hooks, just the text rules (no call chain)."""
+    if not _hooks:
+        return redact_text(text)
+    return redact(text)
+
+
 def _redact(value: Any, key: object, depth: int) -> Any:
     if key is not None and is_secret_key(key) and value is not None and value != "":
         return REDACTED

@@ -94,9 +94,9 @@ def configure(
         from spanwise._summary import Aggregator
 
         # Trace mode keeps fitted price lines on disk (metrics mode writes no files).
-        cache = settings.home / "cache" / "price-lines.json"
         STATE.pricer = Pricer(
-            settings.price_overrides, cache_path=str(cache) if settings.mode == "trace" else None
+            settings.price_overrides,
+            cache_path=_price_cache(settings) if settings.mode == "trace" else None,
         )
         # genai-prices loads when a call with usage first needs it (``prepare_prices``).
         STATE.aggregator = Aggregator(STATE.pricer)
@@ -111,6 +111,20 @@ def configure(
                 atexit.register(_at_exit)
                 STATE.atexit_registered = True
         return settings
+
+
+def _price_cache(settings: Settings) -> str:
+    return str(settings.home / "cache" / "price-lines.json")
+
+
+def cache_price_lines() -> None:
+    """Keep fitted price lines under ``SPANWISE_HOME/cache`` in metrics mode too, as trace
+    mode always does: for the CLI's own runs, which write under the home anyway. A model
+    the cache knows is then priced (or known to be unpriced) without importing
+    genai-prices."""
+    settings, pricer = STATE.settings, STATE.pricer
+    if settings is not None and pricer is not None:
+        pricer.use_cache(_price_cache(settings))
 
 
 def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:
@@ -129,10 +143,10 @@ def _apply_clock_and_ids(clock: Clock | None, ids: IdGenerator | None) -> None:
 
 
 def _apply_traceparent() -> None:
-    from spanwise._propagation import parse_traceparent
-
     raw = os.environ.get("TRACEPARENT")
     if raw:
+        from spanwise._propagation import parse_traceparent
+
         parsed = parse_traceparent(raw)
         if parsed is None:
             warnings.warn(f"spanwise: ignoring invalid TRACEPARENT {raw!r}", stacklevel=3)
@@ -195,6 +209,27 @@ def attach(pipeline: Any) -> None:
     RT.emit = pipeline.enqueue
 
 
+def tap(fn: Callable[[Any], None]) -> bool:
+    """Also hand every record to ``fn``, in the thread that emits it and before the
+    pipeline (or the metrics aggregator) gets it. For a consumer in this process that
+    needs records as they end, such as ``spanwise run``'s collector, whose metrics and
+    trace file then never wait for the writer. ``fn`` must not raise. Records then reach
+    the writer's queue through a function call rather than the direct append. The next
+    ``configure()`` or ``shutdown()`` removes the tap. False when spanwise is off."""
+    with _lock:
+        downstream = RT.emit
+        if downstream is None:
+            return False
+        RT.queue = None  # the C and Python span ends append to it directly otherwise
+
+        def tee(record: Any) -> None:
+            fn(record)
+            downstream(record)
+
+        RT.emit = tee
+        return True
+
+
 def _detach() -> None:
     RT.queue = None
     RT.emit = None
@@ -215,6 +250,13 @@ def flush(timeout: float | None = 10.0) -> bool:
     if pipeline is None:
         return True
     return bool(pipeline.flush(timeout))
+
+
+def nudge() -> None:
+    """Have the writer start on what is queued now, without waiting for it."""
+    pipeline = STATE.pipeline
+    if pipeline is not None:
+        pipeline.nudge()
 
 
 def shutdown(timeout: float | None = 10.0) -> bool:

@@ -398,3 +398,16 @@ def test_every_mode_loads_llm_then_freezes_the_heap_before_the_run(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_json_alone_runs_no_writer_thread_and_trace_runs_one(tmp_path: Path, home: Path) -> None:
+    """Metrics alone are collected in the program's thread: the run sees only its own
+    thread. With --trace the store's writer runs beside it."""
+    threads = {"id": "threads", "type": "python", "params": {"callable": "threading:active_count"}}
+    flow = write_workflow(tmp_path, {"name": "threads", "nodes": [threads]})
+    metrics = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert metrics.code == 0, metrics.stderr
+    assert metrics.json()["result"] == {"result": 1}
+    traced = run_spanwise("run", str(flow), "--trace", cwd=tmp_path)
+    assert traced.code == 0, traced.stderr
+    assert traced.stdout.strip() == "2"

@@ -232,7 +232,7 @@ def _finish(
     """Trace files, the envelope and the store: runs in the ``finally`` of every run."""
     doc = None
     try:
-        obs.flush()
+        obs.finish()
         if options.trace and ran:
             obs.write_workflow_trace(
                 outcome.workflow, inputs, outcome.result, status, outcome.error

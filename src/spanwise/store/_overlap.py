@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanwise.store._span_rows import SpanRows
+
+if TYPE_CHECKING:
+    import queue
 
 CHUNK = 256  # spans per chunk: big enough to amortize a hand-off, small enough to overlap
 MIN_SPANS = 2 * CHUNK  # smaller batches are written the plain way
@@ -27,6 +29,8 @@ class Inserter:
     """One helper thread that runs a call at a time and hands back its outcome."""
 
     def __init__(self) -> None:
+        import queue  # here: most processes never write a batch this large
+
         self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
             queue.SimpleQueue()
         )

@@ -2,9 +2,10 @@
 event, and every LLM call, attributed to the node (or phase) it happened under.
 
 Node events arrive synchronously from the instrumented nodes. LLM calls arrive as ended
-``llm`` spans: the collector is an exporter of the spanwise pipeline, so the trace file
-and the metrics are views of the same records the store gets. Attribution walks each
-call's parents up to the nearest node or phase span of this run.
+``llm`` spans, handed over in the thread that ends them (``spanwise._setup.tap``) before
+the pipeline gets them: the trace file and the metrics are views of the same records the
+store gets, and building them never waits for the writer. Attribution walks each call's
+parents up to the nearest node or phase span of this run.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from spanwise import _internal
-from spanwise._export import ExportResult
 from spanwise._span import Span
 from spanwise.workflow._wrappers import NodeEvent, open_span
 
@@ -107,32 +107,27 @@ class RunCollector:
     def phase_events(self, phase: str) -> list[NodeEvent]:
         return [e for e in self.events if e.phase == phase]
 
-    # -- the exporter side (the writer thread) --------------------------------------------
-    def export(self, records: Sequence[Any]) -> ExportResult:
+    # -- records as they end (any thread; see ``spanwise._setup.tap``) --------------------
+    def add(self, record: Any) -> None:
+        """Keep this run's spans' parents, and its LLM-call spans. Never raises."""
         try:
             trace_id = self.trace_id
+            if (
+                not trace_id
+                or getattr(record, "record_type", None) != "span"
+                or record.trace_id != trace_id
+            ):
+                return
             with self._lock:
-                for record in records:
-                    if getattr(record, "record_type", None) != "span":
-                        continue
-                    if not trace_id or record.trace_id != trace_id:
-                        continue
-                    self._parents[record.span_id] = record.parent_id
-                    if record.llm is not None:
-                        self._llm_spans.append(record)
-        except Exception as exc:  # noqa: BLE001 - never fail the pipeline
+                self._parents[record.span_id] = record.parent_id
+                if record.llm is not None:
+                    self._llm_spans.append(record)
+        except Exception as exc:  # noqa: BLE001 - never fail the program's span
             _internal.report("workflow.collector", exc)
-        return ExportResult.SUCCESS
-
-    def force_flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        return None
 
     # -- views -----------------------------------------------------------------------------
     def calls(self) -> list[CallRecord]:
-        """Every LLM call seen so far (flush the pipeline first), in start order."""
+        """Every LLM call of this run so far, in start order."""
         by_span = {e.span_id: e for e in self.events if e.span_id}
         phase_by_span = {p.span_id: p.name for p in self.phases.values() if p.span_id}
         with self._lock:

@@ -1,10 +1,11 @@
 """One observed execution for ``spanwise run`` / ``spanwise plan``: spanwise switched on
-for it, the ``llm`` library instrumented, a ``RunCollector`` fed by the pipeline, and at
-the end (in a ``finally``) the trace files and the JSON envelope.
+for it, the ``llm`` library instrumented, a ``RunCollector`` handed every record as it
+ends, and at the end (in a ``finally``) the trace files and the JSON envelope.
 
 Only built when ``--output-format json``, ``--trace`` or ``--trace-planner`` is given.
 ``--trace`` also sends the run to the store (so ``spanwise trace ID`` shows it); metrics
-alone keep everything in memory unless spanwise is already set to trace mode.
+alone keep everything in memory (spanwise's metrics mode: no writer thread, no files)
+unless spanwise is already set to trace mode.
 """
 
 from __future__ import annotations
@@ -58,29 +59,22 @@ class Observation:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        """Switch spanwise on for this execution: trace mode (the store and its writer)
+        when the run is to be stored, else metrics mode (nothing leaves the process, no
+        writer thread). Either way the collector sees each record as it ends."""
         import spanwise
         from spanwise._settings import resolve
-        from spanwise._setup import PIPELINE_EXTENSIONS
+        from spanwise._setup import cache_price_lines, tap
 
-        collector = self.collector
         self.stored = self.options.trace or resolve().mode == "trace"
-        collector.emit_spans = self.stored
-        if self.stored:
-
-            def add_collector(settings: Any) -> tuple[list[Any], list[Any]]:
-                return [], [collector]
-
-            PIPELINE_EXTENSIONS.append(add_collector)
-            try:
-                self.settings = spanwise.configure(
-                    "trace", capture_content=self.options.capture_content
-                )
-            finally:
-                PIPELINE_EXTENSIONS.remove(add_collector)
-        else:
-            self.settings = spanwise.configure(
-                "trace", exporters=[collector], capture_content=self.options.capture_content
-            )
+        self.collector.emit_spans = self.stored
+        self.settings = spanwise.configure(
+            "trace" if self.stored else "metrics",
+            capture_content=self.options.capture_content,
+        )
+        if not self.stored:
+            cache_price_lines()
+        tap(self.collector.add)
 
     def instrument_llm(self) -> None:
         if self._undo_llm is not None:
@@ -147,11 +141,13 @@ class Observation:
         c = self.collector
         return trace_path(self.settings.home, "planner-trace", c.started_at, c.execution_id)
 
-    def flush(self) -> None:
-        import spanwise
+    def finish(self) -> None:
+        """The execution's end. The store's writer starts on the run's last spans now,
+        while the trace files are built; ``close`` waits for it."""
+        from spanwise._setup import nudge
 
-        spanwise.flush()
         self.collector.finish()
+        nudge()
 
     def write_workflow_trace(
         self,

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spanwise._redact import REDACTED, is_secret_key, redact
+from spanwise._redact import REDACTED, is_secret_key, redact_string
 
 FORMAT_VERSION = 1
 INTERN_MIN_CHARS = 1024
@@ -107,7 +107,7 @@ class StringTable:
         return found
 
     def _text(self, raw: str) -> Any:
-        value = redact(raw)
+        value = redact_string(raw)
         if not isinstance(value, str):  # a user hook turned it into something else
             return self.intern(value)
         if len(value) < self.min_chars:
@@ -172,7 +172,10 @@ def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
 def layout(doc: dict[str, Any]) -> str:
     """JSON with one top-level field per line and one list item (a node, an LLM call) or
     string-table entry per line: greppable, and written by the C encoder (fast)."""
-    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=str).encode
+    # No cycle check: ``StringTable.intern`` built every container afresh, depth-capped.
+    dumps = json.JSONEncoder(
+        ensure_ascii=False, allow_nan=False, default=str, check_circular=False
+    ).encode
     lines = []
     for key, value in doc.items():
         if isinstance(value, list) and value:

@@ -1,0 +1,92 @@
+"""``_setup.tap``: an in-process consumer that sees each record as it ends, before the
+writer (what ``spanwise run`` builds its metrics and trace file from)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import spanwise
+from spanwise._setup import nudge, tap
+
+
+def stored_names(home: Path) -> list[str]:
+    with sqlite3.connect(home / "spanwise.db") as db:
+        return sorted(name for (name,) in db.execute("SELECT name FROM spans"))
+
+
+def test_a_tap_sees_each_span_as_it_ends_and_the_store_still_gets_every_one(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    spanwise.configure("trace", home=home)
+    seen: list[str] = []
+    assert tap(lambda record: seen.append(record.name))
+    with spanwise.span("outer"):
+        with spanwise.span("inner"):
+            pass
+        assert seen == ["inner"]  # in this thread, at once: no flush needed
+
+    def in_a_thread() -> None:
+        with spanwise.span("in a thread"):
+            pass
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join()
+    assert seen == ["inner", "outer", "in a thread"]
+    spanwise.flush()
+    assert stored_names(home) == ["in a thread", "inner", "outer"]
+
+
+def test_a_tap_in_metrics_mode_leaves_the_summary_whole_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    spanwise.configure("metrics", home=home)
+    seen: list[str] = []
+    assert tap(lambda record: seen.append(record.name))
+    with spanwise.span("step"):
+        spanwise.record_llm_call(
+            provider="openai", model="gpt-4o", input_tokens=10, output_tokens=5
+        )
+    assert seen == ["chat gpt-4o", "step"]
+    summary = spanwise.summary()
+    assert summary["span_count"] == 2
+    assert summary["llm_calls"] == 1
+    assert summary["cost_usd"] == 7.5e-05  # gpt-4o: 10 in, 5 out
+    assert not (home / "spanwise.db").exists()
+
+
+def test_the_next_configure_removes_the_tap_and_off_mode_has_nothing_to_tap(
+    tmp_path: Path,
+) -> None:
+    spanwise.configure("trace", home=tmp_path / "home")
+    seen: list[str] = []
+    tap(lambda record: seen.append(record.name))
+    spanwise.configure("trace", home=tmp_path / "home")
+    with spanwise.span("after"):
+        pass
+    assert seen == []
+    spanwise.configure("off")
+    assert tap(lambda record: seen.append(record.name)) is False
+    with spanwise.span("off"):
+        pass
+    assert seen == []
+
+
+def test_nudge_has_the_writer_store_what_is_queued_without_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    # An interval far longer than the test: only the nudge can make the writer drain.
+    spanwise.configure("trace", home=home, flush_interval=3600)
+    with spanwise.span("queued"):
+        pass
+    nudge()
+    for _ in range(200):
+        if (home / "spanwise.db").exists() and stored_names(home) == ["queued"]:
+            break
+        threading.Event().wait(0.025)
+    assert stored_names(home) == ["queued"]
