@@ -16,13 +16,19 @@ def stored_names(home: Path) -> list[str]:
         return sorted(name for (name,) in db.execute("SELECT name FROM spans"))
 
 
+def tapped(mode: str, home: Path) -> list[str]:
+    """Configure ``mode`` and tap it; the names of the records the tap sees."""
+    spanwise.configure(mode, home=home)
+    seen: list[str] = []
+    assert tap(lambda record: seen.append(record.name))
+    return seen
+
+
 def test_a_tap_sees_each_span_as_it_ends_and_the_store_still_gets_every_one(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    spanwise.configure("trace", home=home)
-    seen: list[str] = []
-    assert tap(lambda record: seen.append(record.name))
+    seen = tapped("trace", home)
     with spanwise.span("outer"):
         with spanwise.span("inner"):
             pass
@@ -44,9 +50,7 @@ def test_a_tap_in_metrics_mode_leaves_the_summary_whole_and_writes_nothing(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    spanwise.configure("metrics", home=home)
-    seen: list[str] = []
-    assert tap(lambda record: seen.append(record.name))
+    seen = tapped("metrics", home)
     with spanwise.span("step"):
         spanwise.record_llm_call(
             provider="openai", model="gpt-4o", input_tokens=10, output_tokens=5
