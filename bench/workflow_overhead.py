@@ -13,10 +13,12 @@ Three measurements, each the median of interleaved rounds (so load drifts hit ev
 - the instrumentation alone: the warm measurement on 200 trivial ``python`` nodes, so
   that nearly everything the flags add is spanwise's own per-node work.
 
-Wall time and CPU time (all threads, plus the shell nodes' processes) are both reported:
-on a shared 2-core machine CPU time is the steadier of the two. The whole-command medians
-come with a 95% bootstrap interval, because on a noisy machine one run of this script can
-move them by more than the 1% being measured.
+Wall time and CPU time (all threads, plus the shell nodes' processes) are both reported.
+The whole-command medians come with a 95% bootstrap interval, because on a shared VM one
+run of this script can move them by more than the 1% being measured. Each whole-command
+run also times its preload step (loading ``llm`` and its plugins: the same work in every
+mode, before anything the flags change; see ``_timed_cli.py``), and the figures are given
+a second time scaled to the machine's usual speed by it, which removes most of that noise.
 
 A fourth measurement does not depend on the machine's load at all: the instructions the
 ``spanwise run`` process executes (all its threads), counted by Valgrind's cachegrind, once
@@ -25,9 +27,10 @@ add as work to do, separate from timing noise. It runs when ``valgrind`` is inst
 (``./dev bench`` installs it); the shell nodes' own processes are not counted, so the
 ratio errs on the high side.
 
-    .venv/bin/python bench/workflow_overhead.py [--quick] [--no-write]
+    .venv/bin/python bench/workflow_overhead.py [--quick] [--rounds N] [--no-write]
 
-``--no-write`` prints the figures without updating docs/benchmarks.md.
+``--rounds N`` sets the whole-command rounds (default 60); ``--no-write`` prints the
+figures without updating docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -52,9 +55,12 @@ from _report import git_rev, write_section
 QUICK = "--quick" in sys.argv
 WRITE = "--no-write" not in sys.argv
 GROUPS = 40  # × 5 nodes = 200
-ROUNDS_CLI = 6 if QUICK else 40
+ROUNDS_CLI = 6 if QUICK else 60
+if "--rounds" in sys.argv:
+    ROUNDS_CLI = int(sys.argv[sys.argv.index("--rounds") + 1])
 ROUNDS_WARM = 6 if QUICK else 30
 SPANWISE = str(Path(sys.executable).parent / "spanwise")
+TIMED_CLI = str(Path(__file__).resolve().parent / "_timed_cli.py")
 MODES = {
     "no flags": [],
     "--output-format json": ["--output-format", "json"],
@@ -152,20 +158,28 @@ for r in range(rounds):
 print(json.dumps(times))
 """
 
-Samples = dict[str, list[list[float]]]  # mode -> [[wall s, cpu s], ...]
+Samples = dict[str, list[list[float]]]  # mode -> [[wall s, cpu s, (preload s)], ...]
 
 
 def measure_cli(workflow: Path, env: dict[str, str]) -> Samples:
+    """The whole command, a fresh process each time, through ``_timed_cli.py``: the
+    ``spanwise`` console script plus a timer on its preload step."""
+    preload_file = workflow.parent / "preload-seconds.txt"
+    env = dict(env, TIMED_CLI_OUT=str(preload_file))
+
     def once(flags: list[str]) -> list[float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
-            [SPANWISE, "run", str(workflow), *flags], env=env, check=True, capture_output=True
+            [sys.executable, TIMED_CLI, "run", str(workflow), *flags],
+            env=env,
+            check=True,
+            capture_output=True,
         )
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        return [wall, used]
+        return [wall, used, float(preload_file.read_text(encoding="utf-8"))]
 
     for flags in MODES.values():  # warm the page cache and create the store once
         once(flags)
@@ -175,6 +189,19 @@ def measure_cli(workflow: Path, env: dict[str, str]) -> Samples:
         for name in names[r % 3 :] + names[: r % 3]:  # rotate: no mode always goes first
             times[name].append(once(MODES[name]))
     return times
+
+
+def speed_normalized(times: Samples) -> Samples:
+    """Each run's wall time at the same machine speed: scaled by how much faster or slower
+    than usual its preload step ran (the same work in every mode, before the flags change
+    anything). Shared 2-core VMs slow whole processes down by 10-50% at random; the
+    preload time of a run follows that swing closely, so dividing by it removes most of
+    the noise without favouring any mode."""
+    usual = statistics.median(s[2] for samples in times.values() for s in samples)
+    return {
+        name: [[s[0] * usual / s[2], s[1] * usual / s[2]] for s in samples]
+        for name, samples in times.items()
+    }
 
 
 def measure_warm(workflow: Path, env: dict[str, str]) -> Samples:
@@ -300,6 +327,8 @@ def main() -> None:
         trace_kib = trace_file.stat().st_size / 1024
         spans = stored_spans(folder / "home", trace_file)
     cli_table, cli_wall, cli_cpu = table(cli_times)
+    steady_times = speed_normalized(cli_times)
+    steady_table, steady_wall, _ = table(steady_times)
     warm_table, warm_wall, warm_cpu = table(warm_times)
     bare_table, _, _ = table(bare_times)
     per_node = {
@@ -312,9 +341,12 @@ def main() -> None:
         for name in bare_times
     }
     json_mode, trace_mode = "--output-format json", "--trace"
-    plain_walls = [sample[0] for sample in cli_times["no flags"]]
-    noise = statistics.pstdev(plain_walls) / statistics.mean(plain_walls) * 100
+    noise = _variation(cli_times["no flags"])
+    steady_noise = _variation(steady_times["no flags"])
     spread = {name: bootstrap_interval(cli_times, name) for name in (json_mode, trace_mode)}
+    steady_spread = {
+        name: bootstrap_interval(steady_times, name) for name in (json_mode, trace_mode)
+    }
     if counts is not None:
         counts_table, counted = instructions_table(counts)
         instructions_text = f"""**Instructions executed** (deterministic; one `spanwise run` per mode under
@@ -336,22 +368,27 @@ modes run interleaved, their order rotated every round; figures are medians of w
 CPU time (the process, all its threads, and the shell nodes' processes). Targets:
 `--output-format json` within 1% of no flags, `--trace` within 3%.
 
-**The whole command** (a fresh `spanwise run` process each time, {ROUNDS_CLI} rounds):
+**The whole command** (a fresh `spanwise run` process each time, {ROUNDS_CLI} rounds), as timed:
 
 {cli_table}
+
+The same runs at the machine's usual speed (each run's times scaled by its preload step; see
+"Noise" below):
+
+{steady_table}
 
 **The run alone** (the same command invoked in one warm process, {ROUNDS_WARM} rounds after a
 warm-up, `gc.collect()` before each; interpreter start, imports and plugin loading excluded):
 
 {warm_table}
 
-| added by | whole command (wall / CPU) | 95% interval (wall) | run alone (wall / CPU) |
-| --- | ---: | ---: | ---: |
+| added by | whole command, as timed (wall / CPU) | 95% interval | at usual speed (wall) | 95% interval | run alone (wall / CPU) |
+| --- | ---: | ---: | ---: | ---: | ---: |
 | `--output-format json` (target 1%) | {_pct(cli_wall[json_mode])} / {_pct(cli_cpu[json_mode])} \
-| {_pct(spread[json_mode][0])} to {_pct(spread[json_mode][1])} \
+| {_range(spread[json_mode])} | **{_pct(steady_wall[json_mode])}** | {_range(steady_spread[json_mode])} \
 | {_pct(warm_wall[json_mode])} / {_pct(warm_cpu[json_mode])} |
 | `--trace` (target 3%) | {_pct(cli_wall[trace_mode])} / {_pct(cli_cpu[trace_mode])} \
-| {_pct(spread[trace_mode][0])} to {_pct(spread[trace_mode][1])} \
+| {_range(spread[trace_mode])} | **{_pct(steady_wall[trace_mode])}** | {_range(steady_spread[trace_mode])} \
 | {_pct(warm_wall[trace_mode])} / {_pct(warm_cpu[trace_mode])} |
 
 {instructions_text}
@@ -380,13 +417,36 @@ is built while the writer stores the last spans. The `echo` model is known to ha
 out the start-up, so the same milliseconds are a larger share of it.
 
 Noise: without flags, the whole command's wall time had a coefficient of variation of
-{noise:.0f}% over these rounds, so a single median is uncertain by more than the 1% target; the
-95% intervals above say how far, and the instruction counts give the added work without the
-noise.
+{noise:.1f}% over these rounds. On a shared VM the machine itself runs 10-50% slower at times,
+for a whole process at once, so the medians as timed are uncertain by several percent (their 95%
+intervals above). Every run therefore also times its preload step (`bench/_timed_cli.py`: the
+console script with a timer on `_preload`, which loads `llm` and its plugins before anything the
+flags change, the same work in every mode). Scaling each run by its preload time against the
+median preload time gives its time at the machine's usual speed: the coefficient of variation
+drops to {steady_noise:.1f}%, and the 95% intervals narrow to the figures in the "at usual speed"
+columns. The preload medians per mode agree ({_preloads(cli_times)}), so the scaling favours no
+mode. The instruction counts give the added work without any timing at all.
 """
     print(body)
     if WRITE:
         write_section("workflow-overhead", "Workflow runner: cost of metrics and tracing", body)
+
+
+def _range(interval: tuple[float, float]) -> str:
+    return f"{_pct(interval[0])} to {_pct(interval[1])}"
+
+
+def _preloads(times: Samples) -> str:
+    return ", ".join(
+        f"{name}: {statistics.median(s[2] for s in samples) * 1000:,.0f} ms"
+        for name, samples in times.items()
+    )
+
+
+def _variation(samples: list[list[float]]) -> float:
+    """Coefficient of variation of the wall times, in percent."""
+    walls = [sample[0] for sample in samples]
+    return statistics.pstdev(walls) / statistics.mean(walls) * 100
 
 
 def _pct(ratio: float) -> str:

@@ -411,3 +411,38 @@ def test_json_alone_runs_no_writer_thread_and_trace_runs_one(tmp_path: Path, hom
     traced = run_spanwise("run", str(flow), "--trace", cwd=tmp_path)
     assert traced.code == 0, traced.stderr
     assert traced.stdout.strip() == "2"
+
+
+def test_json_run_of_a_known_unpriced_model_does_not_load_the_price_tables(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run learns from genai-prices that ``echo`` has no price and keeps that in
+    the price-line cache; later metrics-only runs answer from the cache without importing
+    the tables (0.1-0.3 s), and still report the model as unpriced."""
+    (tmp_path / "probe.py").write_text(
+        "import sys\n\ndef loaded(name):\n    return name in sys.modules\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    probe = {
+        "id": "probe",
+        "type": "python",
+        "params": {"callable": "probe:loaded", "args": {"name": "genai_prices"}},
+    }
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "cached",
+            "nodes": [echo_llm("ask", "hi"), probe],
+            "edges": [{"from": "ask", "to": "probe"}],
+        },
+    )
+    seen = []
+    for _ in range(2):
+        run = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+        assert run.code == 0, run.stderr
+        envelope = run.json()
+        assert envelope["total_cost_usd"] is None
+        assert envelope["metrics"]["total"]["unavailable_models"] == ["echo"]
+        seen.append(envelope["result"]["result"])
+    assert seen == [True, False]
+    assert (home / "cache" / "price-lines.json").is_file()
