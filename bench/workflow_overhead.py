@@ -424,8 +424,9 @@ console script with a timer on `_preload`, which loads `llm` and its plugins bef
 flags change, the same work in every mode). Scaling each run by its preload time against the
 median preload time gives its time at the machine's usual speed: the coefficient of variation
 drops to {steady_noise:.1f}%, and the 95% intervals narrow to the figures in the "at usual speed"
-columns. The preload medians per mode agree ({_preloads(cli_times)}), so the scaling favours no
-mode. The instruction counts give the added work without any timing at all.
+columns. The preload medians per mode ({_preloads(cli_times)}) differ only as the machine's
+speed did: the step runs the same code in every mode, before the flags change anything, so the
+scaling favours no mode. The instruction counts give the added work without any timing at all.
 """
     print(body)
     if WRITE:
