@@ -57,7 +57,10 @@ WRITE = "--no-write" not in sys.argv
 GROUPS = 40  # × 5 nodes = 200
 ROUNDS_CLI = 6 if QUICK else 60
 if "--rounds" in sys.argv:
-    ROUNDS_CLI = int(sys.argv[sys.argv.index("--rounds") + 1])
+    _given = sys.argv[sys.argv.index("--rounds") + 1 :][:1]
+    if not _given or not _given[0].isdigit() or int(_given[0]) < 1:
+        sys.exit("workflow_overhead: --rounds needs a positive whole number")
+    ROUNDS_CLI = int(_given[0])
 ROUNDS_WARM = 6 if QUICK else 30
 SPANWISE = str(Path(sys.executable).parent / "spanwise")
 TIMED_CLI = str(Path(__file__).resolve().parent / "_timed_cli.py")
