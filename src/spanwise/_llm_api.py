@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from spanwise import _internal
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
@@ -16,6 +18,29 @@ GEN_AI_PROVIDER = "gen_ai.provider.name"
 GEN_AI_OPERATION = "gen_ai.operation.name"
 GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+
+# True while a recorded LLM call is in progress in this context: inner calls pass through.
+# Here rather than with the integrations' shared code, so that the ``llm`` library's
+# integration (which ``spanwise run`` loads) needs nothing else of theirs.
+llm_call_active: ContextVar[bool] = ContextVar("spanwise.llm_call_active", default=False)
+
+
+class nested_calls_hidden:
+    """Within this block, LLM calls of other integrations are not recorded (for an
+    integration that records the outer call itself, e.g. the ``llm`` library)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = llm_call_active.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        llm_call_active.reset(self._token)
+
+
+def recording_allowed() -> bool:
+    """True when spanwise records and no outer LLM call is being recorded here."""
+    return RT.emit is not None and not llm_call_active.get()
 
 
 def _as_int(value: Any, name: str) -> int | None:

@@ -10,7 +10,7 @@ import functools
 import os
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 from spanwise import _price_lines as lines
 from spanwise._llm_record import LlmCall
@@ -107,15 +107,37 @@ _PROVIDER_ALIASES = {
 }
 
 
-# NamedTuples rather than frozen dataclasses: the same immutable values, built at import
-# in a fifth of the time (this module loads in every traced process).
-class PriceOverride(NamedTuple):
+# Plain slotted classes rather than NamedTuples or dataclasses: this module loads in every
+# observed process, and a typed NamedTuple costs more to build at import than the rest of
+# the module together (its string annotations are compiled one by one).
+class PriceOverride:
     """USD per million tokens, as in ``[prices."model"]`` of ``config.toml``."""
 
-    input_mtok: float = 0.0
-    output_mtok: float = 0.0
-    cache_read_mtok: float | None = None
-    cache_write_mtok: float | None = None
+    __slots__ = ("cache_read_mtok", "cache_write_mtok", "input_mtok", "output_mtok")
+    FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+
+    def __init__(
+        self,
+        input_mtok: float = 0.0,
+        output_mtok: float = 0.0,
+        cache_read_mtok: float | None = None,
+        cache_write_mtok: float | None = None,
+    ) -> None:
+        self.input_mtok, self.output_mtok = input_mtok, output_mtok
+        self.cache_read_mtok, self.cache_write_mtok = cache_read_mtok, cache_write_mtok
+
+    def _values(self) -> tuple[float | None, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PriceOverride) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.FIELDS)
+        return f"PriceOverride({inner})"
 
     def cost(self, call: LlmCall) -> float:
         inp = call.input_tokens or 0
@@ -133,11 +155,19 @@ class PriceOverride(NamedTuple):
         return total / 1_000_000
 
 
-class Price(NamedTuple):
-    cost_usd: float | None
-    available: bool
-    source: str | None
-    version: str | None
+class Price:
+    """One call's price: cost ``None`` and ``available`` False when unpriced."""
+
+    __slots__ = ("available", "cost_usd", "source", "version")
+
+    def __init__(
+        self, cost_usd: float | None, available: bool, source: str | None, version: str | None
+    ) -> None:
+        self.cost_usd, self.available = cost_usd, available
+        self.source, self.version = source, version
+
+    def __repr__(self) -> str:
+        return f"Price({self.cost_usd!r}, {self.available!r}, {self.source!r}, {self.version!r})"
 
 
 UNPRICED = Price(None, False, None, None)
@@ -343,7 +373,7 @@ def _calc(entry: Any, call: LlmCall) -> float:
 def load_overrides(table: dict[str, Any]) -> dict[str, PriceOverride]:
     """Parse the ``[prices]`` table of config.toml; raise ValueError naming a bad entry."""
     result = {}
-    fields = set(PriceOverride._fields)
+    fields = set(PriceOverride.FIELDS)
     for model, spec in table.items():
         if not isinstance(spec, dict) or not set(spec) <= fields:
             raise ValueError(

@@ -12,18 +12,15 @@ reported through ``spanwise._internal`` and the call proceeds untouched.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from spanwise import _internal
+from spanwise._llm_api import llm_call_active
 from spanwise._llm_record import LlmCall
 from spanwise._runtime import RT
 from spanwise._span import Span, _price_tables_needed, prepare_prices, settle
 from spanwise.integrations._patch import WrapperFactory
 from spanwise.otel._genai import GENAI
-
-# True while a recorded LLM call is in progress in this context: inner calls pass through.
-_active: ContextVar[bool] = ContextVar("spanwise.llm_call_active", default=False)
 
 Begin = Callable[[tuple[Any, ...], dict[str, Any]], "Recording | None"]
 Complete = Callable[["Recording", Any], Any]
@@ -145,19 +142,19 @@ def sync_wrapper(begin: Begin, complete: Complete) -> WrapperFactory:
 
     def factory(original: Callable[..., Any], is_on: Callable[[], bool]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if RT.emit is None or _active.get() or not is_on():
+            if RT.emit is None or llm_call_active.get() or not is_on():
                 return original(*args, **kwargs)
             rec = _begin(begin, args, kwargs)
             if rec is None:
                 return original(*args, **kwargs)
-            token = _active.set(True)
+            token = llm_call_active.set(True)
             try:
                 result = original(*args, **kwargs)
             except BaseException as exc:
-                _active.reset(token)
+                llm_call_active.reset(token)
                 rec.end(exc)
                 raise
-            _active.reset(token)
+            llm_call_active.reset(token)
             return _complete(complete, rec, result)
 
         return wrapper
@@ -170,19 +167,19 @@ def async_wrapper(begin: Begin, complete: Complete) -> WrapperFactory:
 
     def factory(original: Callable[..., Any], is_on: Callable[[], bool]) -> Callable[..., Any]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if RT.emit is None or _active.get() or not is_on():
+            if RT.emit is None or llm_call_active.get() or not is_on():
                 return await original(*args, **kwargs)
             rec = _begin(begin, args, kwargs)
             if rec is None:
                 return await original(*args, **kwargs)
-            token = _active.set(True)
+            token = llm_call_active.set(True)
             try:
                 result = await original(*args, **kwargs)
             except BaseException as exc:
-                _active.reset(token)
+                llm_call_active.reset(token)
                 rec.end(exc)
                 raise
-            _active.reset(token)
+            llm_call_active.reset(token)
             return _complete(complete, rec, result)
 
         return wrapper
@@ -205,24 +202,6 @@ def _complete(complete: Complete, rec: Recording, result: Any) -> Any:
         _internal.report("llm.complete", exc)
         rec.end()
         return result
-
-
-class nested_calls_hidden:
-    """Within this block, LLM calls of other integrations are not recorded (for an
-    integration that records the outer call itself, e.g. the ``llm`` library)."""
-
-    __slots__ = ("_token",)
-
-    def __enter__(self) -> None:
-        self._token = _active.set(True)
-
-    def __exit__(self, *exc: object) -> None:
-        _active.reset(self._token)
-
-
-def recording_allowed() -> bool:
-    """True when spanwise records and no outer LLM call is being recorded here."""
-    return RT.emit is not None and not _active.get()
 
 
 # -- reading requests -------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from spanwise import _internal
+from spanwise._llm_api import llm_call_active, recording_allowed
 from spanwise.integrations._common import (
     Recording,
-    _active,
     as_int,
     async_wrapper,
     client_server,
@@ -23,7 +23,6 @@ from spanwise.integrations._common import (
     inclusive_input,
     model_name,
     parsed_body,
-    recording_allowed,
     request_attributes,
     snapshot,
     sync_wrapper,
@@ -269,14 +268,14 @@ class _ManagerProxy:
         rec = self._sw_begin()
         if rec is None:
             return self._sw_wrapped.__enter__()
-        token = _active.set(True)
+        token = llm_call_active.set(True)
         try:
             stream = self._sw_wrapped.__enter__()
         except BaseException as exc:
-            _active.reset(token)
+            llm_call_active.reset(token)
             rec.end(exc)
             raise
-        _active.reset(token)
+        llm_call_active.reset(token)
         return self._sw_wrap(rec, stream)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
@@ -289,14 +288,14 @@ class _ManagerProxy:
         rec = self._sw_begin()
         if rec is None:
             return await self._sw_wrapped.__aenter__()
-        token = _active.set(True)
+        token = llm_call_active.set(True)
         try:
             stream = await self._sw_wrapped.__aenter__()
         except BaseException as exc:
-            _active.reset(token)
+            llm_call_active.reset(token)
             rec.end(exc)
             raise
-        _active.reset(token)
+        llm_call_active.reset(token)
         return self._sw_wrap(rec, stream)
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:

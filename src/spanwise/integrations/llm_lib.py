@@ -21,10 +21,10 @@ from spanwise._llm_api import (
     GEN_AI_REQUEST_MODEL,
     GEN_AI_RESPONSE_MODEL,
     emit_llm_span,
+    nested_calls_hidden,
 )
 from spanwise._llm_record import LlmCall, normalize_input_tokens
 from spanwise._runtime import RT
-from spanwise.integrations._common import nested_calls_hidden
 
 _ACTIVE = "_spanwise_recording"  # set on a response while one of our wrappers times it
 

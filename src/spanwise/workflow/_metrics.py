@@ -41,35 +41,54 @@ def price_calls(calls: list[CallRecord]) -> None:
 
 def usage_totals(calls: list[CallRecord]) -> dict[str, Any]:
     """Token and cost sums over calls that reported usage, with the unpriced rule."""
-    used = [c.call for c in calls if c.call.usage_known]
-    tokens_in = sum(c.input_tokens for c in used)
-    tokens_out = sum(c.output_tokens for c in used)
-    cost = sum(c.cost_usd for c in used if c.cost_usd is not None)
-    unpriced = sorted({c.model for c in used if c.cost_usd is None})
+    tokens_in = tokens_out = read = write = reasoning = without_usage = 0
+    cost = 0.0
+    unpriced: set[str] = set()
+    for record in calls:
+        c = record.call
+        inp, out = c.input_tokens, c.output_tokens
+        if inp is None or out is None:  # no usage: counted apart, never summed as 0
+            without_usage += 1
+            continue
+        tokens_in += inp
+        tokens_out += out
+        read += c.cache_read_tokens or 0
+        write += c.cache_write_tokens or 0
+        reasoning += c.reasoning_tokens or 0
+        if c.cost_usd is None:
+            unpriced.add(c.model)
+        else:
+            cost += c.cost_usd
     totals: dict[str, Any] = {
         "cost_usd": None if unpriced else _cost(cost),
         "tokens_input": tokens_in,
         "tokens_output": tokens_out,
         "tokens_total": tokens_in + tokens_out,
     }
-    for name in ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
-        count = sum(getattr(c, name) or 0 for c in used)
+    for name, count in (
+        ("cache_read_tokens", read),
+        ("cache_write_tokens", write),
+        ("reasoning_tokens", reasoning),
+    ):
         if count:
             totals[name] = count
-    without_usage = len(calls) - len(used)
     if without_usage:
         totals["llm_calls_without_usage"] = without_usage
     if unpriced:
         totals["pricing_available"] = False
-        totals["unavailable_models"] = unpriced
+        totals["unavailable_models"] = sorted(unpriced)
         totals["partial_cost_usd"] = _cost(cost)
     return totals
 
 
 def phase_metrics(
-    events: list[NodeEvent], calls: list[CallRecord], duration_ns: int
+    events: list[NodeEvent],
+    calls: list[CallRecord],
+    duration_ns: int,
+    totals: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    totals = usage_totals(calls)
+    """One phase's section; ``totals`` when its ``usage_totals`` are already known."""
+    totals = dict(usage_totals(calls) if totals is None else totals)
     models: dict[str, None] = {}
     for c in calls:
         models.setdefault(c.call.model, None)
@@ -81,7 +100,7 @@ def phase_metrics(
         "tokens_output": totals.pop("tokens_output"),
         "tokens_total": totals.pop("tokens_total"),
         "models_used": list(models),
-        "node_timings": {e.node_id: _ms(e.duration_ns) for e in events},
+        "node_timings": {e.node_id: round(e.duration_ns / 1e6, 3) for e in events},
         "llm_calls": len(calls),
     }
     section.update(totals)
@@ -94,16 +113,22 @@ def envelope(collector: RunCollector, *, result: Any, error: str | None) -> dict
     calls = collector.calls()
     price_calls(calls)
     now = collector.clock()
+    total = usage_totals(calls)
+    by_phase: dict[str, list[CallRecord]] = {}
+    for c in calls:
+        by_phase.setdefault(c.phase, []).append(c)
     sections: dict[str, Any] = {}
     for phase in PHASES:
         record = collector.phases.get(phase)
         if record is not None:
+            phase_calls = by_phase.get(phase, [])
             sections[phase] = phase_metrics(
                 collector.phase_events(phase),
-                [c for c in calls if c.phase == phase],
+                phase_calls,
                 record.duration_ns(now),
+                # one phase holding every call: its sums are the total's
+                total if len(phase_calls) == len(calls) else None,
             )
-    total = usage_totals(calls)
     planner = collector.phases.get("planner")
     doc: dict[str, Any] = {
         "result": result,

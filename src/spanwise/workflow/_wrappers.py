@@ -90,6 +90,8 @@ def store_outputs(store: dict[str, Any], node_id: str, outputs: dict[str, Any]) 
 
 
 class TemplateAwareNode:
+    __slots__ = ("ctx", "node", "spec")
+
     def __init__(self, spec: NodeSpec, node: NodeType, ctx: NodeContext) -> None:
         self.spec, self.node, self.ctx = spec, node, ctx
 
@@ -101,6 +103,8 @@ class TemplateAwareNode:
 
 
 class NamespacedNode:
+    __slots__ = ("inner", "node_id")
+
     def __init__(self, inner: Executable, node_id: str) -> None:
         self.inner, self.node_id = inner, node_id
 
@@ -113,6 +117,8 @@ class NamespacedNode:
 
 
 class InstrumentedNode:
+    __slots__ = ("inner", "recorder", "spec", "touches_store")
+
     def __init__(
         self, inner: Executable, spec: NodeSpec, recorder: Recorder, touches_store: bool
     ) -> None:
@@ -145,7 +151,8 @@ class NodeScope:
     """Times a node (or planner step) on the recorder's monotonic clock, inside its span,
     and reports it, whether it succeeds or fails. ``with NodeScope(…) as event:``.
 
-    A class rather than a generator-based context manager: it runs once per node."""
+    A class rather than a generator-based context manager: it runs once per node, and its
+    span is entered and left by the span's own (C) methods."""
 
     __slots__ = ("event", "recorder", "span", "started", "token")
 
@@ -158,13 +165,13 @@ class NodeScope:
 
     def __enter__(self) -> NodeEvent:
         event, span = self.event, self.span
-        event.start_ns = RT.now_ns()
         self.started = self.recorder.clock()
-        if self.recorder.emit_spans or RT.emit is None:
+        if self.recorder.emit_spans:
             span.__enter__()
         else:
             self.token = _enter_silently(span)
         event.span_id = span.span_id
+        event.start_ns = span.start_ns if event.span_id else RT.now_ns()
         return event
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -190,7 +197,7 @@ def observe_node(recorder: Recorder, node_id: str, node_type: str) -> NodeScope:
 def open_span(name: str, attributes: dict[str, Any], kind: str, emit: bool) -> Iterator[Span]:
     """A span that is current for the body; emitted at the end only when ``emit``."""
     span = Span(name, attributes, kind)
-    if emit or RT.emit is None:
+    if emit:
         with span:
             yield span
         return
@@ -201,13 +208,19 @@ def open_span(name: str, attributes: dict[str, Any], kind: str, emit: bool) -> I
         _exit_silently(token)
 
 
-def _enter_silently(span: Span) -> Token[Span | None]:
-    """Ids and parent, and current for the body, without ever emitting it."""
-    span._start()
-    return current.set(span)
+def _enter_silently(span: Span) -> Token[Span | None] | None:
+    """Ids, parent and start, and current for the body, but never emitted: the span's
+    own ``__enter__``, with its token taken back so that no ``__exit__`` can emit it.
+    None when spanwise is off (the span then has no ids, as any span then)."""
+    span.__enter__()
+    token: Token[Span | None] | None = span._token
+    span._token = None
+    return token
 
 
-def _exit_silently(token: Token[Span | None]) -> None:
+def _exit_silently(token: Token[Span | None] | None) -> None:
+    if token is None:
+        return
     try:
         current.reset(token)
     except ValueError:  # reset from another context: restore by hand
