@@ -1,11 +1,13 @@
-"""``spanwise`` as the console script runs it, plus one timer: how long the command's
-preload step took (loading ``llm`` and its plugins, then ``gc.freeze()``).
+"""``spanwise`` as the console script runs it, plus two readings of the preload step
+(loading ``llm``, its plugins and the workflow's models, then ``gc.freeze()``): how long
+it took, and the moment it ended on the system's monotonic clock.
 
-That step does the same work whatever the flags, and it runs before anything the flags
-change, so its duration measures how fast this machine was during this one process. The
-workflow benchmark divides by it to take the machine's speed swings out of its figures.
+Everything before that moment (interpreter start, imports, loading the workflow, the
+preload itself) is the same work whatever the flags: the flags change nothing until the
+run starts. The workflow benchmark splits each process's wall time there.
 
-    python bench/_timed_cli.py run workflow.json [flags]   (writes seconds to $TIMED_CLI_OUT)
+    python bench/_timed_cli.py run workflow.json [flags]
+    (writes "<preload seconds> <perf_counter at its end>" to $TIMED_CLI_OUT)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import spanwise.cli.run as run_module
 
 _preload = run_module._preload
-_spent: list[float] = []
+_readings: list[str] = []
 
 
 def _timed_preload(job: Any) -> None:
@@ -28,12 +30,13 @@ def _timed_preload(job: Any) -> None:
     try:
         _preload(job)
     finally:
-        _spent.append(time.perf_counter() - start)
+        end = time.perf_counter()  # CLOCK_MONOTONIC: comparable with the parent's clock
+        _readings.append(f"{end - start:.6f} {end:.6f}")
 
 
 def _report() -> None:
-    if _spent:
-        Path(os.environ["TIMED_CLI_OUT"]).write_text(f"{_spent[0]:.6f}", encoding="utf-8")
+    if _readings:
+        Path(os.environ["TIMED_CLI_OUT"]).write_text(_readings[0], encoding="utf-8")
 
 
 if __name__ == "__main__":

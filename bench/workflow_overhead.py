@@ -16,9 +16,12 @@ Three measurements, each the median of interleaved rounds (so load drifts hit ev
 Wall time and CPU time (all threads, plus the shell nodes' processes) are both reported.
 The whole-command medians come with a 95% bootstrap interval, because on a shared VM one
 run of this script can move them by more than the 1% being measured. Each whole-command
-run also times its preload step (loading ``llm`` and its plugins: the same work in every
-mode, before anything the flags change; see ``_timed_cli.py``), and the figures are given
-a second time scaled to the machine's usual speed by it, which removes most of that noise.
+run is also split in two at the end of its preload step (see ``_timed_cli.py``): the
+start-up before it (interpreter, imports, the workflow file, ``llm`` with its plugins and
+models) is the same work in every mode, and the run after it is where everything the flags
+change happens. The figures are given a second time with every run's start-up replaced by
+the median start-up of all runs, which takes the start-up's noise (most of it) out of the
+comparison without favouring any mode.
 
 A fourth measurement does not depend on the machine's load at all: the instructions the
 ``spanwise run`` process executes (all its threads), counted by Valgrind's cachegrind, once
@@ -29,7 +32,7 @@ ratio errs on the high side.
 
     .venv/bin/python bench/workflow_overhead.py [--quick] [--rounds N] [--no-write]
 
-``--rounds N`` sets the whole-command rounds (default 60); ``--no-write`` prints the
+``--rounds N`` sets the whole-command rounds (default 80); ``--no-write`` prints the
 figures without updating docs/benchmarks.md.
 """
 
@@ -55,7 +58,7 @@ from _report import git_rev, write_section
 QUICK = "--quick" in sys.argv
 WRITE = "--no-write" not in sys.argv
 GROUPS = 40  # × 5 nodes = 200
-ROUNDS_CLI = 6 if QUICK else 60
+ROUNDS_CLI = 6 if QUICK else 80
 if "--rounds" in sys.argv:
     _given = sys.argv[sys.argv.index("--rounds") + 1 :][:1]
     if not _given or not _given[0].isdigit() or int(_given[0]) < 1:
@@ -161,12 +164,15 @@ for r in range(rounds):
 print(json.dumps(times))
 """
 
-Samples = dict[str, list[list[float]]]  # mode -> [[wall s, cpu s, (preload s)], ...]
+# mode -> [[wall s, cpu s, (preload s, start-up s, run s)], ...]
+Samples = dict[str, list[list[float]]]
 
 
 def measure_cli(workflow: Path, env: dict[str, str]) -> Samples:
     """The whole command, a fresh process each time, through ``_timed_cli.py``: the
-    ``spanwise`` console script plus a timer on its preload step."""
+    ``spanwise`` console script plus a timer on its preload step. Each sample also splits
+    the wall time at the preload's end (the child's ``perf_counter`` is the same
+    system-wide monotonic clock as this process's)."""
     preload_file = workflow.parent / "preload-seconds.txt"
     env = dict(env, TIMED_CLI_OUT=str(preload_file))
 
@@ -179,10 +185,11 @@ def measure_cli(workflow: Path, env: dict[str, str]) -> Samples:
             check=True,
             capture_output=True,
         )
-        wall = time.perf_counter() - start
+        end = time.perf_counter()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        return [wall, used, float(preload_file.read_text(encoding="utf-8"))]
+        preload, preload_end = map(float, preload_file.read_text(encoding="utf-8").split())
+        return [end - start, used, preload, preload_end - start, end - preload_end]
 
     for flags in MODES.values():  # warm the page cache and create the store once
         once(flags)
@@ -194,17 +201,13 @@ def measure_cli(workflow: Path, env: dict[str, str]) -> Samples:
     return times
 
 
-def speed_normalized(times: Samples) -> Samples:
-    """Each run's wall time at the same machine speed: scaled by how much faster or slower
-    than usual its preload step ran (the same work in every mode, before the flags change
-    anything). Shared 2-core VMs slow whole processes down by 10-50% at random; the
-    preload time of a run follows that swing closely, so dividing by it removes most of
-    the noise without favouring any mode."""
-    usual = statistics.median(s[2] for samples in times.values() for s in samples)
-    return {
-        name: [[s[0] * usual / s[2], s[1] * usual / s[2]] for s in samples]
-        for name, samples in times.items()
-    }
+def start_pooled(times: Samples) -> Samples:
+    """Each run's wall time with its start-up (spawn to the end of the preload step: the
+    same code in every mode, before the flags change anything) replaced by the median
+    start-up of all runs of all modes. What is left to vary is the run itself, where every
+    difference between the modes lies. CPU times are kept as measured."""
+    start = statistics.median(s[3] for samples in times.values() for s in samples)
+    return {name: [[start + s[4], s[1]] for s in samples] for name, samples in times.items()}
 
 
 def measure_warm(workflow: Path, env: dict[str, str]) -> Samples:
@@ -330,8 +333,8 @@ def main() -> None:
         trace_kib = trace_file.stat().st_size / 1024
         spans = stored_spans(folder / "home", trace_file)
     cli_table, cli_wall, cli_cpu = table(cli_times)
-    steady_times = speed_normalized(cli_times)
-    steady_table, steady_wall, _ = table(steady_times)
+    pooled_times = start_pooled(cli_times)
+    pooled_table, pooled_wall, _ = table(pooled_times)
     warm_table, warm_wall, warm_cpu = table(warm_times)
     bare_table, _, _ = table(bare_times)
     per_node = {
@@ -345,10 +348,10 @@ def main() -> None:
     }
     json_mode, trace_mode = "--output-format json", "--trace"
     noise = _variation(cli_times["no flags"])
-    steady_noise = _variation(steady_times["no flags"])
+    pooled_noise = _variation(pooled_times["no flags"])
     spread = {name: bootstrap_interval(cli_times, name) for name in (json_mode, trace_mode)}
-    steady_spread = {
-        name: bootstrap_interval(steady_times, name) for name in (json_mode, trace_mode)
+    pooled_spread = {
+        name: bootstrap_interval(pooled_times, name) for name in (json_mode, trace_mode)
     }
     if counts is not None:
         counts_table, counted = instructions_table(counts)
@@ -375,23 +378,23 @@ CPU time (the process, all its threads, and the shell nodes' processes). Targets
 
 {cli_table}
 
-The same runs at the machine's usual speed (each run's times scaled by its preload step; see
-"Noise" below):
+The same runs with each run's start-up (identical work in every mode) replaced by the median
+start-up of all runs; see "Noise" below:
 
-{steady_table}
+{pooled_table}
 
 **The run alone** (the same command invoked in one warm process, {ROUNDS_WARM} rounds after a
 warm-up, `gc.collect()` before each; interpreter start, imports and plugin loading excluded):
 
 {warm_table}
 
-| added by | whole command, as timed (wall / CPU) | 95% interval | at usual speed (wall) | 95% interval | run alone (wall / CPU) |
+| added by | whole command, as timed (wall / CPU) | 95% interval | start-up pooled (wall) | 95% interval | run alone (wall / CPU) |
 | --- | ---: | ---: | ---: | ---: | ---: |
 | `--output-format json` (target 1%) | {_pct(cli_wall[json_mode])} / {_pct(cli_cpu[json_mode])} \
-| {_range(spread[json_mode])} | **{_pct(steady_wall[json_mode])}** | {_range(steady_spread[json_mode])} \
+| {_range(spread[json_mode])} | **{_pct(pooled_wall[json_mode])}** | {_range(pooled_spread[json_mode])} \
 | {_pct(warm_wall[json_mode])} / {_pct(warm_cpu[json_mode])} |
 | `--trace` (target 3%) | {_pct(cli_wall[trace_mode])} / {_pct(cli_cpu[trace_mode])} \
-| {_range(spread[trace_mode])} | **{_pct(steady_wall[trace_mode])}** | {_range(steady_spread[trace_mode])} \
+| {_range(spread[trace_mode])} | **{_pct(pooled_wall[trace_mode])}** | {_range(pooled_spread[trace_mode])} \
 | {_pct(warm_wall[trace_mode])} / {_pct(warm_cpu[trace_mode])} |
 
 {instructions_text}
@@ -409,8 +412,9 @@ The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's {s
 SQLite store.
 
 Reading: the whole command is what a user waits for, and its first second is the interpreter,
-`llm` and its plugins (the openai SDK among them) loading, in every mode. `spanwise run` loads
-them before the run and then freezes the heap (`gc.freeze()`), the same way whatever the flags.
+`llm` and its plugins (the openai SDK among them) loading and `llm` building its model list, in
+every mode. `spanwise run` does both before the run and then freezes the heap (`gc.freeze()`),
+the same way whatever the flags.
 With `--output-format json` alone spanwise runs in metrics mode: the run's records go straight to
 the command's collector in the program's thread, with no queue, no writer thread and no files.
 `--trace` adds the store (the writer thread, opening SQLite, and closing it, which checkpoints
@@ -420,16 +424,18 @@ is built while the writer stores the last spans. The `echo` model is known to ha
 out the start-up, so the same milliseconds are a larger share of it.
 
 Noise: without flags, the whole command's wall time had a coefficient of variation of
-{noise:.1f}% over these rounds. On a shared VM the machine itself runs 10-50% slower at times,
-for a whole process at once, so the medians as timed are uncertain by several percent (their 95%
-intervals above). Every run therefore also times its preload step (`bench/_timed_cli.py`: the
-console script with a timer on `_preload`, which loads `llm` and its plugins before anything the
-flags change, the same work in every mode). Scaling each run by its preload time against the
-median preload time gives its time at the machine's usual speed: the coefficient of variation
-drops to {steady_noise:.1f}%, and the 95% intervals narrow to the figures in the "at usual speed"
-columns. The preload medians per mode ({_preloads(cli_times)}) differ only as the machine's
-speed did: the step runs the same code in every mode, before the flags change anything, so the
-scaling favours no mode. The instruction counts give the added work without any timing at all.
+{noise:.1f}% over these rounds. On a shared VM the machine itself runs 10-50% slower at times, so
+the medians as timed are uncertain by several percent (their 95% intervals above). Every run is
+therefore split in two where its preload step ends (`bench/_timed_cli.py`: the console script
+with a timer on `_preload`, which loads `llm`, its plugins and the models the workflow names,
+then freezes the heap). The start-up before that point runs the same code in every mode, since
+the flags change nothing until the run begins; its medians per mode ({_segments(cli_times, 3)})
+differ only as the machine's speed did. The run after it holds everything the flags change
+(medians {_segments(cli_times, 4)}). Replacing each run's start-up by the median start-up of
+all {3 * ROUNDS_CLI} runs keeps every difference between the modes and drops most of the noise:
+the coefficient of variation falls to {pooled_noise:.1f}%, and the 95% intervals narrow to the
+figures in the "start-up pooled" columns. The instruction counts give the added work without any
+timing at all.
 """
     print(body)
     if WRITE:
@@ -440,9 +446,10 @@ def _range(interval: tuple[float, float]) -> str:
     return f"{_pct(interval[0])} to {_pct(interval[1])}"
 
 
-def _preloads(times: Samples) -> str:
+def _segments(times: Samples, index: int) -> str:
+    """Median of one part of the wall time per mode (3: start-up, 4: the run)."""
     return ", ".join(
-        f"{name}: {statistics.median(s[2] for s in samples) * 1000:,.0f} ms"
+        f"{name}: {statistics.median(s[index] for s in samples) * 1000:,.0f} ms"
         for name, samples in times.items()
     )
 

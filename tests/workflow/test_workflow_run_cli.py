@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -446,3 +447,83 @@ def test_json_run_of_a_known_unpriced_model_does_not_load_the_price_tables(
         seen.append(envelope["result"]["result"])
     assert seen == [True, False]
     assert (home / "cache" / "price-lines.json").is_file()
+
+
+@pytest.fixture
+def model_list_builds() -> Any:
+    """How many times llm builds its model list (every plugin's ``register_models``)."""
+    import types
+
+    from llm.plugins import pm
+
+    import llm
+
+    builds: list[int] = []
+    plugin = types.ModuleType("spanwise_test_counter")
+
+    @llm.hookimpl
+    def register_models(register: Any) -> None:
+        builds.append(1)
+
+    plugin.register_models = register_models  # type: ignore[attr-defined]
+    pm.register(plugin, name="spanwise-test-counter")
+    try:
+        yield builds
+    finally:
+        pm.unregister(name="spanwise-test-counter")
+
+
+@pytest.mark.parametrize("flags", [(), ("--output-format", "json")])
+def test_the_models_a_workflow_names_are_looked_up_once_before_the_run(
+    tmp_path: Path, test_models: object, model_list_builds: list[int], flags: tuple[str, ...]
+) -> None:
+    """Building llm's model list is loading (about 0.2 s with the openai plugin), done once
+    before the run rather than inside the first llm node's time; a templated model name
+    is still looked up when its node runs."""
+    flow = write_workflow(
+        tmp_path,
+        {
+            "name": "models",
+            "nodes": [
+                echo_llm("first", "one", model="gpt-4o-mini"),
+                echo_llm("second", "two", model="no-usage"),
+                echo_llm("again", "three", model="gpt-4o-mini"),
+            ],
+            "edges": [{"from": "first", "to": "second"}, {"from": "second", "to": "again"}],
+        },
+    )
+    result = run_cli("run", str(flow), *flags)
+    assert result.code == 0, result.stderr
+    assert len(model_list_builds) == 1
+    assert "priced: three" in result.stdout
+
+    model_list_builds.clear()
+    templated = write_workflow(
+        tmp_path,
+        {
+            "name": "templated",
+            "inputs": {"which": {"default": "no-usage"}},
+            "nodes": [
+                echo_llm("named", "one", model="gpt-4o-mini"),
+                echo_llm("chosen", "two", model="${inputs.which}"),
+            ],
+            "edges": [{"from": "named", "to": "chosen"}],
+        },
+        name="templated.json",
+    )
+    result = run_cli("run", str(templated), *flags)
+    assert result.code == 0, result.stderr
+    assert "no usage: two" in result.stdout
+    assert len(model_list_builds) == 2  # before the run, and by the templated node
+
+
+def test_a_model_no_plugin_knows_fails_its_node_with_one_line(tmp_path: Path) -> None:
+    flow = write_workflow(
+        tmp_path,
+        {"name": "unknown", "nodes": [shell("first", "echo ok"), echo_llm("ask", "hi", "nope")]},
+    )
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 1
+    envelope = result.json()
+    assert envelope["error"] == ("node 'ask' (llm) failed: unknown model 'nope' (see: llm models)")
+    assert list(envelope["metrics"]["workflow"]["node_timings"]) == ["first", "ask"]

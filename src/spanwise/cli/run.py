@@ -33,6 +33,8 @@ class Job:
     params: dict[str, str] = field(default_factory=dict)
     run: bool = True
     save: Path | None = None
+    # What the run's nodes share, filled by the preload step (the models they name).
+    cache: dict[Any, Any] = field(default_factory=dict)
 
 
 def parse_params(values: tuple[str, ...]) -> dict[str, str]:
@@ -120,6 +122,7 @@ def _preload(job: Job) -> None:
     long-lived objects. Each full collection during the run would walk all of them (60 to
     90 ms here); frozen, a collection walks only what the run itself allocates. A frozen
     object is never freed, which costs nothing in a process that exits after one run.
+    The models the workflow's llm nodes name are looked up here too, once.
     """
     if _uses_llm(job):
         try:
@@ -131,6 +134,11 @@ def _preload(job: Job) -> None:
                 load_plugins()  # type: ignore[no-untyped-call]  # as the first model lookup would
             except Exception as exc:  # noqa: BLE001 - a broken plugin is the node's error
                 warn(f"an llm plugin failed to load: {type(exc).__name__}: {exc}")
+            else:
+                if job.workflow is not None:
+                    from spanwise.workflow.nodes import preload_models
+
+                    preload_models(job.workflow.nodes, job.cache)
     gc.freeze()
 
 
@@ -161,7 +169,7 @@ def _execute_plain(job: Job) -> Outcome:
         if job.run:
             _check_inputs(plan.workflow, job.params)
     if job.run:
-        outcome.result = run_workflow(outcome.workflow, job.params)
+        outcome.result = run_workflow(outcome.workflow, job.params, cache=job.cache)
         outcome.error = outcome.result.error
     return outcome
 
@@ -213,7 +221,9 @@ def _execute_observed(job: Job, options: Any) -> tuple[Outcome, dict[str, Any] |
                 if outcome.error is None:
                     ran = True
                     with obs.workflow_phase(workflow) as span:
-                        outcome.result = run_workflow(workflow, job.params, recorder=obs.collector)
+                        outcome.result = run_workflow(
+                            workflow, job.params, recorder=obs.collector, cache=job.cache
+                        )
                         outcome.error = outcome.result.error
                         if outcome.error:
                             span.set_status("error", outcome.error)

@@ -52,10 +52,12 @@ def compile_workflow(
     order: list[str],
     store: dict[str, Any],
     recorder: Recorder | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> list[Step]:
-    """One step per node in ``order``; wrapped only when a recorder is given."""
+    """One step per node in ``order``; wrapped only when a recorder is given. ``cache`` is
+    shared by the nodes (see ``NodeContext.cache``)."""
     base_dir = workflow.source.parent if workflow.source else None
-    cache: dict[Any, Any] = {}
+    cache = {} if cache is None else cache
     specs = {spec.id: spec for spec in workflow.nodes}
     steps = []
     for node_id in order:
@@ -78,8 +80,12 @@ def run_workflow(
     inputs: dict[str, Any] | None = None,
     *,
     recorder: Recorder | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> RunResult:
     """Run every node once, in dependency order, stopping at the first failure.
+
+    ``cache`` holds what the nodes share and may be filled beforehand (see
+    ``nodes.preload_models``).
 
     Invalid workflows and inputs raise ``WorkflowError``; a failing node does not raise:
     the result carries ``error`` and ``failed_node``. ``KeyboardInterrupt`` propagates.
@@ -87,7 +93,7 @@ def run_workflow(
     order = validate(workflow)
     store: dict[str, Any] = {"inputs": resolve_inputs(workflow, inputs or {})}
     result = RunResult(workflow, store=store)
-    steps = compile_workflow(workflow, order, store, recorder)
+    steps = compile_workflow(workflow, order, store, recorder, cache)
     for step in steps:
         result.executed.append(step.spec.id)
         try:

@@ -8,7 +8,7 @@ from typing import Any
 from spanwise.workflow.nodes._base import NodeContext, NodeError, NodeType, Param
 from spanwise.workflow.nodes._files import ReadFileNode, WriteFileNode
 from spanwise.workflow.nodes._http import HttpNode
-from spanwise.workflow.nodes._llm import LlmNode
+from spanwise.workflow.nodes._llm import LlmNode, preload_models
 from spanwise.workflow.nodes._python import PythonNode
 from spanwise.workflow.nodes._shell import ShellNode
 
@@ -23,4 +23,12 @@ def catalog() -> list[dict[str, Any]]:
     return [cls.catalog_entry() for cls in NODE_TYPES.values()]
 
 
-__all__ = ["NODE_TYPES", "NodeContext", "NodeError", "NodeType", "Param", "catalog"]
+__all__ = [
+    "NODE_TYPES",
+    "NodeContext",
+    "NodeError",
+    "NodeType",
+    "Param",
+    "catalog",
+    "preload_models",
+]
