@@ -527,3 +527,28 @@ def test_a_model_no_plugin_knows_fails_its_node_with_one_line(tmp_path: Path) ->
     envelope = result.json()
     assert envelope["error"] == ("node 'ask' (llm) failed: unknown model 'nope' (see: llm models)")
     assert list(envelope["metrics"]["workflow"]["node_timings"]) == ["first", "ask"]
+
+
+@pytest.mark.parametrize("flags", [(), ("--output-format", "json")])
+def test_printing_the_result_does_not_load_rich(tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """Plain text and JSON are written as they are: Rich (about 14 ms to import) is
+    not loaded for them."""
+    import subprocess
+    import sys
+
+    flow = write_workflow(tmp_path, {"name": "plain", "nodes": [shell("hello", "echo hello")]})
+    script = (
+        "import sys\n"
+        "from spanwise.cli import cli\n"
+        f"cli.main(['run', {str(flow)!r}, *{list(flags)!r}], standalone_mode=False)\n"
+        "print('rich loaded' if 'rich' in sys.modules else 'rich not loaded', file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "rich not loaded"
+    if flags:
+        assert json.loads(proc.stdout)["result"]["stdout"] == "hello\n"
+    else:
+        assert proc.stdout == "stdout: hello\nstderr: \nexit_code: 0\n"

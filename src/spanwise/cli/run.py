@@ -16,7 +16,7 @@ import click
 
 from spanwise.cli._common import (
     CliError,
-    console,
+    output_file,
     output_format_option,
     params_option,
     print_json,
@@ -284,13 +284,13 @@ def _print(job: Job, outcome: Outcome, doc: dict[str, Any] | None, output_format
         raise CliError(outcome.error)
     if outcome.result is None and job.save is not None:
         return
-    out = console()
+    out = output_file()
     if outcome.result is None:  # planned, not run: the workflow itself
         text = json.dumps(outcome.value, indent=2, ensure_ascii=False)
     else:
         text = result_text(outcome.value)
-    out.file.write(text + "\n")
-    out.file.flush()
+    out.write(text + "\n")
+    out.flush()
 
 
 @click.command("run")
