@@ -22,6 +22,10 @@ SHAPES = {
     "google key": "AIza" + "S" * 35,
     "private key": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
     "aws secret": "AWS_SECRET_ACCESS_KEY=" + "k" * 40,
+    "aws secret, lower case": "aws_secret_access_key: " + "k" * 40,
+    "bearer, mixed case": "bEaReR abcdefgh12345678",
+    **{f"github {kind} token": f"{kind}_" + "y" * 36 for kind in ("gho", "ghu", "ghs", "ghr")},
+    **{f"aws {prefix} id": prefix + "ZXCVBNMASDFGHJKL" for prefix in ("AGPA", "AIDA", "AROA")},
 }
 
 

@@ -552,3 +552,49 @@ def test_printing_the_result_does_not_load_rich(tmp_path: Path, flags: tuple[str
         assert json.loads(proc.stdout)["result"]["stdout"] == "hello\n"
     else:
         assert proc.stdout == "stdout: hello\nstderr: \nexit_code: 0\n"
+
+
+def test_json_is_indented_on_a_terminal_and_one_line_when_piped(tmp_path: Path) -> None:
+    """A person reading the envelope in a terminal gets it indented; a program reading it
+    from a pipe gets one line. Both are the same JSON."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    flow = write_workflow(tmp_path, {"name": "plain", "nodes": [shell("hello", "echo hello")]})
+    spanwise = str(Path(sys.executable).parent / "spanwise")
+    command = [spanwise, "run", str(flow), "--output-format", "json"]
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    assert piped.stdout.count("\n") == 1
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            command, stdout=secondary, stderr=subprocess.PIPE, timeout=120, check=True
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(primary)
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert proc.returncode == 0
+    assert shown.startswith('{\n  "result": {\n')
+    on_terminal, from_pipe = json.loads(shown), json.loads(piped.stdout)
+    assert on_terminal.keys() == from_pipe.keys()
+    assert (
+        on_terminal["result"]
+        == from_pipe["result"]
+        == {
+            "stdout": "hello\n",
+            "stderr": "",
+            "exit_code": 0,
+        }
+    )

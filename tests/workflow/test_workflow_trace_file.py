@@ -300,8 +300,29 @@ def test_file_names_follow_the_pattern() -> None:
     assert str(path) == "/h/debug/workflow-trace-a-b-c-d-20260102-030405-0123ab.json"
     assert safe_name("") == "workflow"
     assert safe_name("x" * 50) == "x" * 30
+    assert safe_name("--Ünïcode  名前 v2!--") == "n-code-v2"
+    assert safe_name("a" * 29 + "--b") == "a" * 29  # cut at 30, no dash left at the end
     planner = trace_path(Path("/h"), "planner-trace", moment, "ffeedd00-0000")
     assert planner.name == "planner-trace-20260102-030405-ffeedd.json"
+
+
+def test_the_file_text_is_the_same_without_json_c_accelerator(monkeypatch: Any) -> None:
+    """Every line is written by one reused C encoder; an interpreter without it gets the
+    same text from json's own encoder."""
+    from spanwise.workflow import _trace_file
+
+    doc = {
+        "format": "x",
+        "nodes": [{"id": "a", "ms": 1.5, "params": {"p": 'é\n"q"', "n": None, "ok": True}}],
+        "inputs": {"obj": {"nested": [1, 2.25]}},
+        "strings": {"abc": "long text"},
+    }
+    fast = _trace_file.layout(doc)
+    monkeypatch.setattr(_trace_file, "make_encoder", None)
+    assert _trace_file.layout(doc) == fast
+    assert json.loads(fast) == doc
+    node_line = '{"id": "a", "ms": 1.5, "params": {"p": "é\\n\\"q\\"", "n": null, "ok": true}}'
+    assert fast.splitlines()[3] == node_line
 
 
 def test_trace_and_metrics_together(tmp_path: Path, home: Path) -> None:

@@ -43,7 +43,18 @@ def output_file(ctx: click.Context | None = None) -> IO[str]:
 
 
 def print_json(value: Any) -> None:
-    output_file().write(json.dumps(value, indent=2, default=str) + "\n")
+    """Indented on a terminal; one line when piped or redirected, for programs (written
+    by the C encoder: ``indent`` would take json's pure-Python one)."""
+    out = output_file()
+    indent = 2 if _is_terminal(out) else None
+    out.write(json.dumps(value, indent=indent, default=str) + "\n")
+
+
+def _is_terminal(out: IO[str]) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed file
+        return False
 
 
 store_option = click.option(

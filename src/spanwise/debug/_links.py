@@ -6,8 +6,8 @@ reach the writer in the order they were emitted, so every call that ended before
 error is there; the store views also query all calls of the trace.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: with it, the NamedTuple's field types are
+# strings, and typing compiles each one (a ForwardRef) when the module is imported.
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
@@ -37,7 +37,7 @@ class LinkedCall(NamedTuple):
     response: Any  # None unless transcripts are kept
 
     @classmethod
-    def of(cls, span: Any) -> LinkedCall:
+    def of(cls, span: Any) -> "LinkedCall":
         call = span.llm
         return cls(
             span.span_id,

@@ -29,12 +29,13 @@ from spanwise._export import Exporter, ExportResult, Processor
 from spanwise._setup import PIPELINE_EXTENSIONS
 
 DEFAULT_SESSION = "default"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]")
+# Compiled on first use (``re`` caches it): most runs never name a session's folder.
+_UNSAFE = r"[^A-Za-z0-9._\-]"
 
 
 def session_dir(home: Path, session: str | None) -> Path:
     """``home/sessions/<session>`` with the name made safe for a directory."""
-    name = _UNSAFE.sub("_", session or DEFAULT_SESSION)[:120]
+    name = re.sub(_UNSAFE, "_", session or DEFAULT_SESSION)[:120]
     if name in ("", ".", ".."):
         name = "_"
     return Path(home) / "sessions" / name

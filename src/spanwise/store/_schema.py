@@ -5,8 +5,8 @@ column types of the database at hand. Append new migrations at the end; never ed
 that has shipped.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: with it, the NamedTuple's field types are
+# strings, and typing compiles each one (a ForwardRef) when the module is imported.
 from typing import NamedTuple
 
 

@@ -15,12 +15,18 @@ import hashlib
 import json
 import math
 import os
-import re
+from collections.abc import Callable
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
 from spanwise._redact import REDACTED, is_secret_key, redact_string
+
+try:
+    from _json import make_encoder
+except ImportError:  # an interpreter without json's C accelerator
+    make_encoder = None  # type: ignore[assignment, misc]
 
 FORMAT_VERSION = 1
 INTERN_MIN_CHARS = 1024
@@ -138,9 +144,14 @@ def resolve_strings(doc: Any, strings: dict[str, str]) -> Any:
     return doc
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
 def safe_name(name: str) -> str:
-    """A workflow name reduced to ``[a-zA-Z0-9-]``, at most 30 characters."""
-    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-zA-Z0-9-]", "-", name)).strip("-")[:30]
+    """A workflow name reduced to ``[a-zA-Z0-9-]`` (other characters become ``-``, runs of
+    ``-`` one), at most 30 characters."""
+    dashed = "".join(c if c in _NAME_CHARS else "-" for c in name)
+    cleaned = "-".join(part for part in dashed.split("-") if part)[:30]
     return cleaned.strip("-") or "workflow"
 
 
@@ -172,10 +183,7 @@ def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
 def layout(doc: dict[str, Any]) -> str:
     """JSON with one top-level field per line and one list item (a node, an LLM call) or
     string-table entry per line: greppable, and written by the C encoder (fast)."""
-    # No cycle check: ``StringTable.intern`` built every container afresh, depth-capped.
-    dumps = json.JSONEncoder(
-        ensure_ascii=False, allow_nan=False, default=str, check_circular=False
-    ).encode
+    dumps = _encoder()
     lines = []
     for key, value in doc.items():
         if isinstance(value, list) and value:
@@ -187,6 +195,19 @@ def layout(doc: dict[str, Any]) -> str:
         else:
             lines.append(f"{dumps(key)}: {dumps(value)}")
     return "{\n" + ",\n".join(lines) + "\n}"
+
+
+def _encoder() -> Callable[[Any], str]:
+    """``json.dumps`` for values ``StringTable.intern`` made: no cycle check (it built every
+    container afresh, depth-capped), no NaN, text kept as UTF-8. One C encoder serves every
+    line, rather than one set up per line (a line is one node)."""
+    if make_encoder is None:
+        return json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, default=str, check_circular=False
+        ).encode
+    encode = make_encoder(None, str, encode_basestring, None, ": ", ", ", False, False, False)
+    join = "".join
+    return lambda value: join(encode(value, 0))
 
 
 _LOCAL = datetime.now().astimezone().tzinfo  # this process's zone, looked up once
