@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from spanwise.store._json import dumps
@@ -20,7 +19,11 @@ def content_text(value: Any) -> str | None:
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    """The SHA-256 of ``text`` (UTF-8), in hex. ``hashlib`` is imported on first use: it
+    loads OpenSSL (about 4 ms), and most runs store no text large enough to hash."""
+    from hashlib import sha256
+
+    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class BlobBatch:

@@ -11,7 +11,6 @@ the store's blobs); values nested deeper than 32 levels are replaced by a marker
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spanwise._redact import REDACTED, is_secret_key, redact_string
+from spanwise.store._blobs import content_hash
 
 try:
     from _json import make_encoder
@@ -121,7 +121,7 @@ class StringTable:
         if len(value) > MAX_STRING_CHARS:
             cut = len(value) - MAX_STRING_CHARS
             value = f"{value[:MAX_STRING_CHARS]}…[truncated {cut} chars]"
-        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = content_hash(value)
         self.strings.setdefault(digest, value)
         return {REF_KEY: digest}
 
