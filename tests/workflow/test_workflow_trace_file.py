@@ -318,7 +318,7 @@ def test_the_file_text_is_the_same_without_json_c_accelerator(monkeypatch: Any) 
         "strings": {"abc": "long text"},
     }
     fast = _trace_file.layout(doc)
-    monkeypatch.setattr(_trace_file, "make_encoder", None)
+    monkeypatch.setattr(_trace_file, "c_encoder", lambda *args, **kwargs: None)
     assert _trace_file.layout(doc) == fast
     assert json.loads(fast) == doc
     node_line = '{"id": "a", "ms": 1.5, "params": {"p": "é\\n\\"q\\"", "n": null, "ok": true}}'

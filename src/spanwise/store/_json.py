@@ -24,8 +24,10 @@ def dumps(value: Any) -> str:
     return text
 
 
-def _make_fast_encoder() -> Any:
-    """The C encoder, built once (``json.dumps`` rebuilds it on every call)."""
+def c_encoder(default: Any, key_separator: str, item_separator: str, allow_nan: bool) -> Any:
+    """json's C encoder, built once for many values (``json.dumps`` builds it on every
+    call): ``encoder(value, 0)`` returns the JSON text in chunks, without a cycle check
+    and with text kept as it is (no ``\\u`` escapes). None without the C accelerator."""
     from json import encoder
 
     make = getattr(encoder, "c_make_encoder", None)
@@ -33,18 +35,18 @@ def _make_fast_encoder() -> Any:
         return None
     return make(
         None,
-        _default,
+        default,
         getattr(encoder, "c_encode_basestring", None) or encoder.py_encode_basestring,
         None,
-        ":",
-        ",",
+        key_separator,
+        item_separator,
         False,
         False,
-        True,
+        allow_nan,
     )
 
 
-_FAST = _make_fast_encoder()
+_FAST = c_encoder(_default, ":", ",", allow_nan=True)
 
 
 def dumps_attributes(attributes: dict[str, Any] | None) -> str | None:

@@ -16,17 +16,12 @@ import math
 import os
 from collections.abc import Callable
 from datetime import datetime
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
 from spanwise._redact import REDACTED, is_secret_key, redact_string
 from spanwise.store._blobs import content_hash
-
-try:
-    from _json import make_encoder
-except ImportError:  # an interpreter without json's C accelerator
-    make_encoder = None  # type: ignore[assignment, misc]
+from spanwise.store._json import c_encoder
 
 FORMAT_VERSION = 1
 INTERN_MIN_CHARS = 1024
@@ -198,14 +193,14 @@ def layout(doc: dict[str, Any]) -> str:
 
 
 def _encoder() -> Callable[[Any], str]:
-    """``json.dumps`` for values ``StringTable.intern`` made: no cycle check (it built every
-    container afresh, depth-capped), no NaN, text kept as UTF-8. One C encoder serves every
-    line, rather than one set up per line (a line is one node)."""
-    if make_encoder is None:
+    """``json.dumps`` for values ``StringTable.intern`` made (no cycle check needed: it built
+    every container afresh, depth-capped; no NaN; text kept as UTF-8), with one C encoder
+    for every line rather than one set up per line (a line is one node)."""
+    encode = c_encoder(str, ": ", ", ", allow_nan=False)
+    if encode is None:
         return json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, default=str, check_circular=False
         ).encode
-    encode = make_encoder(None, str, encode_basestring, None, ": ", ", ", False, False, False)
     join = "".join
     return lambda value: join(encode(value, 0))
 
