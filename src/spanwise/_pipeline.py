@@ -69,6 +69,9 @@ class Pipeline:
         self._wake = threading.Event()
         self._stopping = False
         self._closed = False
+        # Set by ``wind_down``: the writer closes the exporters itself after its last drain.
+        self._writer_closes_sinks = False
+        self._sinks_claimed = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._started_ns = time.time_ns()
@@ -122,6 +125,8 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - the writer must survive anything
                 _internal.report("pipeline.drain", exc)
             if stopping:
+                if self._writer_closes_sinks:
+                    self._close_sinks(None)
                 return
 
     def _report_stats(self, force: bool = False) -> None:
@@ -195,8 +200,13 @@ class Pipeline:
         """Export everything enqueued before this call; True if it finished in time."""
         if self._closed:
             return True
-        if threading.current_thread() is self._thread:
+        thread = self._thread
+        if threading.current_thread() is thread:
             return False
+        if self._stopping:  # winding down: the writer's last drain is the flush
+            if thread is not None:
+                thread.join(timeout)
+            return thread is None or not thread.is_alive()
         marker = _FlushMarker()
         self._queue.append(marker)
         self._wake.set()
@@ -212,6 +222,18 @@ class Pipeline:
     def nudge(self) -> None:
         """Start exporting what is queued now rather than at the next interval; returns
         at once (``flush`` is the call that waits)."""
+        self._wake.set()
+
+    def wind_down(self) -> None:
+        """Start ``shutdown`` without waiting for it: the writer exports what is queued,
+        then closes the exporters (a store's final checkpoint and its fsyncs among them)
+        in its own thread while the caller goes on. ``shutdown`` then waits for it.
+        Records emitted in between are exported if the writer's last drain sees them,
+        else counted as dropped at ``shutdown``."""
+        if self._closed or self._stopping:
+            return
+        self._writer_closes_sinks = True
+        self._stopping = True
         self._wake.set()
 
     def shutdown(self, timeout: float | None = 10.0) -> bool:
@@ -238,13 +260,22 @@ class Pipeline:
                 self._report_stats(force=True)
             except Exception as exc:  # noqa: BLE001
                 _internal.report("pipeline.record_stats", exc)
+        self._close_sinks(deadline)
+        return finished and not left
+
+    def _close_sinks(self, deadline: float | None) -> None:
+        """Shut every exporter down, once: by the writer after ``wind_down``, else (or
+        when the writer did not get there) by ``shutdown``."""
+        with self._drops_lock:
+            if self._sinks_claimed:
+                return
+            self._sinks_claimed = True
         for exporter in self.exporters:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 exporter.shutdown(remaining)
             except Exception as exc:  # noqa: BLE001
                 _internal.report("exporter.shutdown", exc)
-        return finished and not left
 
     def stats(self) -> dict[str, Any]:
         with self._drops_lock:

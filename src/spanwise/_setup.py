@@ -259,6 +259,16 @@ def nudge() -> None:
         pipeline.nudge()
 
 
+def wind_down() -> None:
+    """Have the writer export what is queued and close the store and the other sinks in
+    the background; ``shutdown()`` then only waits for it. For a program whose records
+    are all emitted and that has other work to do before it exits (``spanwise run``
+    writing its trace file)."""
+    pipeline = STATE.pipeline
+    if pipeline is not None:
+        pipeline.wind_down()
+
+
 def shutdown(timeout: float | None = 10.0) -> bool:
     """Flush and stop; records emitted afterwards are dropped and counted as ``shutdown``."""
     with _lock:

@@ -297,3 +297,52 @@ def _mp_child():
     for _ in range(25):
         with spanwise.span("mp child"):
             pass
+
+
+class ThreadNoting(InMemoryExporter):
+    """Notes which thread shut it down, and how often."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shutdown_threads: list[str] = []
+
+    def shutdown(self, timeout=None):
+        self.shutdown_threads.append(threading.current_thread().name)
+        super().shutdown(timeout)
+
+
+def test_wind_down_has_the_writer_store_and_close_the_sinks_while_the_program_goes_on(
+    tmp_path,
+):
+    from spanwise._setup import STATE, wind_down
+
+    sink = ThreadNoting()
+    # An interval far longer than the test: only wind_down makes the writer drain.
+    spanwise.configure("trace", home=tmp_path, exporters=[sink], flush_interval=3600)
+    with spanwise.span("last"):
+        pass
+    pipeline = STATE.pipeline
+    wind_down()
+    pipeline._thread.join(5)
+    assert not pipeline._thread.is_alive()
+    assert [s.name for s in sink.spans] == ["last"]
+    assert sink.shutdown_threads == ["spanwise-writer"]
+    # A record emitted after the writer's last drain is counted, not lost silently;
+    # flush does not wait for a writer that has stopped; shutdown closes nothing twice.
+    with spanwise.span("late"):
+        pass
+    assert spanwise.flush(1) is True
+    assert spanwise.shutdown(5) is False
+    assert pipeline.stats()["dropped"]["shutdown"] == 1
+    assert sink.shutdown_threads == ["spanwise-writer"]
+    assert [s.name for s in sink.spans] == ["last"]
+
+
+def test_shutdown_without_wind_down_closes_the_sinks_in_the_calling_thread(tmp_path):
+    sink = ThreadNoting()
+    spanwise.configure("trace", home=tmp_path, exporters=[sink], flush_interval=3600)
+    with spanwise.span("only"):
+        pass
+    assert spanwise.shutdown(5) is True
+    assert [s.name for s in sink.spans] == ["only"]
+    assert sink.shutdown_threads == [threading.current_thread().name]

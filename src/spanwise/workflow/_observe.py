@@ -142,12 +142,13 @@ class Observation:
         return trace_path(self.settings.home, "planner-trace", c.started_at, c.execution_id)
 
     def finish(self) -> None:
-        """The execution's end. The store's writer starts on the run's last spans now,
-        while the trace files are built; ``close`` waits for it."""
-        from spanwise._setup import nudge
+        """The execution's end: every span of it has ended. The store's writer stores the
+        last ones and closes the store (its checkpoint waits on the disk) now, while the
+        trace files are built; ``close`` waits for it."""
+        from spanwise._setup import wind_down
 
         self.collector.finish()
-        nudge()
+        wind_down()
 
     def write_workflow_trace(
         self,
