@@ -9,6 +9,9 @@ from setuptools import Extension, setup
 EXTENSIONS = [
     Extension("spanwise._cspan", ["src/spanwise/_cspan.c"], optional=True),
     Extension("spanwise.debug._lockfast", ["src/spanwise/debug/_lockfast.c"], optional=True),
+    Extension(
+        "spanwise.workflow._tracejson", ["src/spanwise/workflow/_tracejson.c"], optional=True
+    ),
 ]
 
 setup(ext_modules=EXTENSIONS)

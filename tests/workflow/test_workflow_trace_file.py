@@ -307,8 +307,8 @@ def test_file_names_follow_the_pattern() -> None:
 
 
 def test_the_file_text_is_the_same_without_json_c_accelerator(monkeypatch: Any) -> None:
-    """Every line is written by one reused C encoder; an interpreter without it gets the
-    same text from json's own encoder."""
+    """Every line is written in C (``_tracejson``, else one reused json C encoder); without
+    either, json's own encoder gives the same text."""
     from spanwise.workflow import _trace_file
 
     doc = {
@@ -317,9 +317,11 @@ def test_the_file_text_is_the_same_without_json_c_accelerator(monkeypatch: Any) 
         "inputs": {"obj": {"nested": [1, 2.25]}},
         "strings": {"abc": "long text"},
     }
-    fast = _trace_file.layout(doc)
+    fast = _trace_file.layout(doc).decode("utf-8")
+    monkeypatch.setattr(_trace_file, "_TRACEJSON", None)
+    assert _trace_file.layout(doc).decode("utf-8") == fast
     monkeypatch.setattr(_trace_file, "c_encoder", lambda *args, **kwargs: None)
-    assert _trace_file.layout(doc) == fast
+    assert _trace_file.layout(doc).decode("utf-8") == fast
     assert json.loads(fast) == doc
     node_line = '{"id": "a", "ms": 1.5, "params": {"p": "é\\n\\"q\\"", "n": null, "ok": true}}'
     assert fast.splitlines()[3] == node_line

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spanwise._redact import REDACTED, is_secret_key, redact_string
+from spanwise._speedups import load
 from spanwise.store._blobs import content_hash
 from spanwise.store._json import c_encoder
 
@@ -29,6 +30,7 @@ MAX_STRING_CHARS = 1_000_000
 MAX_DEPTH = 32
 REF_KEY = "$string"
 _TOO_DEEP = f"<nested deeper than {MAX_DEPTH} levels>"
+_TRACEJSON = load("spanwise.workflow._tracejson", 1)
 
 
 class StringTable:
@@ -159,13 +161,13 @@ def trace_path(home: Path, prefix: str, started_at: datetime, execution_id: str)
 def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
     """Write ``doc`` (already interned with ``table``) atomically: a reader never sees a
     half-written file. Raises OSError."""
-    text = layout({**doc, "strings": table.strings})
+    data = layout({**doc, "strings": table.strings})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.write("\n")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.write(b"\n")
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -175,24 +177,42 @@ def write_document(path: Path, doc: dict[str, Any], table: StringTable) -> None:
         raise
 
 
-def layout(doc: dict[str, Any]) -> str:
-    """JSON with one top-level field per line and one list item (a node, an LLM call) or
-    string-table entry per line: greppable, and written by the C encoder (fast)."""
+def layout(doc: dict[str, Any]) -> bytes:
+    """UTF-8 JSON with one top-level field per line and one list item (a node, an LLM
+    call) or string-table entry per line: greppable, and written in C when it can be."""
     dumps = _encoder()
     lines = []
     for key, value in doc.items():
         if isinstance(value, list) and value:
-            inner = ",\n".join(dumps(item) for item in value)
-            lines.append(f"{dumps(key)}: [\n{inner}\n]")
+            inner = b",\n".join([dumps(item) for item in value])
+            lines.append(b"%s: [\n%s\n]" % (dumps(key), inner))
         elif isinstance(value, dict) and value and key == "strings":
-            inner = ",\n".join(f"{dumps(k)}: {dumps(v)}" for k, v in value.items())
-            lines.append(f"{dumps(key)}: {{\n{inner}\n}}")
+            inner = b",\n".join([b"%s: %s" % (dumps(k), dumps(v)) for k, v in value.items()])
+            lines.append(b"%s: {\n%s\n}" % (dumps(key), inner))
         else:
-            lines.append(f"{dumps(key)}: {dumps(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}"
+            lines.append(b"%s: %s" % (dumps(key), dumps(value)))
+    return b"{\n" + b",\n".join(lines) + b"\n}"
 
 
-def _encoder() -> Callable[[Any], str]:
+def _encoder() -> Callable[[Any], bytes]:
+    """One line's JSON as UTF-8: ``_tracejson.encode`` when it is built, else (and for a
+    value it does not take) json's encoder, whose text is the same."""
+    slow = _json_encoder()
+    fast = None if _TRACEJSON is None else _TRACEJSON.encode
+    if fast is None:
+        return lambda value: slow(value).encode("utf-8")
+
+    def dumps(value: Any) -> bytes:
+        try:
+            data: bytes = fast(value)
+        except (TypeError, ValueError):
+            return slow(value).encode("utf-8")
+        return data
+
+    return dumps
+
+
+def _json_encoder() -> Callable[[Any], str]:
     """``json.dumps`` for values ``StringTable.intern`` made (no cycle check needed: it built
     every container afresh, depth-capped; no NaN; text kept as UTF-8), with one C encoder
     for every line rather than one set up per line (a line is one node)."""
