@@ -10,10 +10,18 @@ from typing import Any
 
 import pytest
 
+from spanwise._speedups import DISABLED
 from spanwise.workflow import _trace_file
 
 FAST = _trace_file._TRACEJSON
-pytestmark = pytest.mark.skipif(FAST is None, reason="this run tests the pure-Python path")
+pytestmark = pytest.mark.skipif(DISABLED, reason="this run tests the pure-Python path")
+
+
+def test_the_c_encoder_is_built_and_used() -> None:
+    assert FAST is not None, (
+        "spanwise.workflow._tracejson did not build: is a C compiler installed?"
+    )
+
 
 TEXTS = [
     "",
