@@ -6,10 +6,10 @@ reach the writer in the order they were emitted, so every call that ended before
 error is there; the store views also query all calls of the trace.
 """
 
-# No ``from __future__ import annotations`` here: with it, the NamedTuple's field types are
-# strings, and typing compiles each one (a ForwardRef) when the module is imported.
+from __future__ import annotations
+
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any
 
 from spanwise._ids import format_span_id
 
@@ -18,41 +18,41 @@ MAX_CALLS = 10
 RESPONSE_PREVIEW = 1000
 
 
-class LinkedCall(NamedTuple):
-    """What an error report needs of one LLM-call span. Kept instead of the span itself:
-    a tuple of plain values is not walked by the garbage collector, while spans kept for
-    the next error would outlive two collections and pile up for a full one."""
+class LinkedCall:
+    """What an error report needs of one LLM-call span, kept instead of the span itself
+    (and all the span refers to); at most ``MAX_TRACES * MAX_CALLS`` are kept. A plain
+    class, not a NamedTuple: making a NamedTuple class compiles code, a cost every traced
+    process paid at import."""
 
-    span_id: int
-    name: str
-    provider: str
-    model: str
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-    status: str
-    error_type: str | None
-    start_ns: int
-    end_ns: int
-    response: Any  # None unless transcripts are kept
+    __slots__ = (
+        "cost_usd",
+        "end_ns",
+        "error_type",
+        "input_tokens",
+        "model",
+        "name",
+        "output_tokens",
+        "provider",
+        "response",
+        "span_id",
+        "start_ns",
+        "status",
+    )
 
-    @classmethod
-    def of(cls, span: Any) -> "LinkedCall":
+    def __init__(self, span: Any) -> None:
         call = span.llm
-        return cls(
-            span.span_id,
-            span.name,
-            call.provider,
-            call.response_model or call.request_model,
-            call.input_tokens,
-            call.output_tokens,
-            call.cost_usd,
-            span.status,
-            span.error_type,
-            span.start_ns,
-            span.end_ns,
-            call.response,
-        )
+        self.span_id: int = span.span_id
+        self.name: str = span.name
+        self.provider: str = call.provider
+        self.model: str = call.response_model or call.request_model
+        self.input_tokens: int | None = call.input_tokens
+        self.output_tokens: int | None = call.output_tokens
+        self.cost_usd: float | None = call.cost_usd
+        self.status: str = span.status
+        self.error_type: str | None = span.error_type
+        self.start_ns: int = span.start_ns
+        self.end_ns: int = span.end_ns
+        self.response: Any = call.response  # None unless transcripts are kept
 
 
 class LlmLinker:
@@ -89,7 +89,7 @@ class LlmLinker:
                 self._calls.popitem(last=False)
         else:
             self._calls.move_to_end(span.trace_id)
-        calls.append(LinkedCall.of(span))
+        calls.append(LinkedCall(span))
         if len(calls) > MAX_CALLS:
             del calls[0]
 

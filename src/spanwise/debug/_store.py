@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from spanwise._runtime import RT
-from spanwise.debug._records import LOCK_EVENT_FIELDS
 from spanwise.store._blobs import BlobBatch
 from spanwise.store._json import dumps
 
@@ -91,6 +90,9 @@ def write_errors(cur: Any, records: Sequence[Any], p: str) -> None:
 
 
 def write_lock_events(cur: Any, records: Sequence[Any], p: str) -> None:
+    # Imported here: a process whose writer never sees a lock event never loads it.
+    from spanwise.debug._records import LOCK_EVENT_FIELDS
+
     session = RT.session
     rows = []
     details_at = LOCK_EVENT_FIELDS.index("details")

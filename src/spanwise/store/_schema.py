@@ -5,14 +5,18 @@ column types of the database at hand. Append new migrations at the end; never ed
 that has shipped.
 """
 
-# No ``from __future__ import annotations`` here: with it, the NamedTuple's field types are
-# strings, and typing compiles each one (a ForwardRef) when the module is imported.
-from typing import NamedTuple
+from __future__ import annotations
 
 
-class Migration(NamedTuple):
-    name: str
-    statements: tuple[str, ...]
+class Migration:
+    """One named step of DDL. A plain class, not a NamedTuple: making a NamedTuple class
+    compiles code, a cost every process that opens a store paid at import."""
+
+    __slots__ = ("name", "statements")
+
+    def __init__(self, name: str, statements: tuple[str, ...]) -> None:
+        self.name = name
+        self.statements = statements
 
 
 TYPES = {
