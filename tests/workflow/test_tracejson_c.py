@@ -32,6 +32,7 @@ TEXTS = [
     "é, 名前, emoji 🚀, \u2028 separators \u2029",
     "x" * 3000,
 ]
+POOL = 'abcdefgh é名🚀"\\\n\x00\x1f\x20\x7f' + "x" * 20
 FLOATS = [0.0, -0.0, 1.5, 1e16, 1e-7, 123456789.123, 2.5e-308, 1.7976931348623157e308, 0.1]
 INTS = [0, -1, 7, 2**63 - 1, -(2**63), 2**63, -(2**64) - 5, 10**40]
 
@@ -42,6 +43,8 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
     )
     kind = rng.choice(kinds)
     if kind == "str":
+        if rng.random() < 0.5:  # escapes anywhere in and around 8-byte blocks
+            return "".join(rng.choice(POOL) for _ in range(rng.randint(0, 40)))
         return rng.choice(TEXTS)
     if kind == "int":
         return rng.choice(INTS)

@@ -16,6 +16,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_DEPTH 200 /* far beyond the 32 levels intern() keeps: a guard, not a limit */
@@ -56,6 +57,20 @@ static int put(Buffer *b, const char *s, Py_ssize_t n) {
 
 static const char HEX[] = "0123456789abcdef";
 
+/* Whether any of the 8 bytes at s is below 0x20, '"' or '\\' (bytes of multi-byte UTF-8
+ * characters are 0x80 or more: never). The word-at-a-time tests from "Bit Twiddling Hacks";
+ * each is exact as a yes/no answer. */
+static inline int any_to_escape(const char *s) {
+    uint64_t v;
+    memcpy(&v, s, 8);
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+    uint64_t below = (v - ones * 0x20) & ~v;
+    uint64_t is_quote = (quote - ones) & ~quote;
+    uint64_t is_backslash = (backslash - ones) & ~backslash;
+    return ((below | is_quote | is_backslash) & highs) != 0;
+}
+
 static int put_string(Buffer *b, PyObject *text) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(text, &n);
@@ -69,6 +84,9 @@ static int put_string(Buffer *b, PyObject *text) {
     *out++ = '"';
     Py_ssize_t start = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        /* Skip 8 bytes at a time while none needs an escape. */
+        while (i + 8 <= n && !any_to_escape(s + i)) i += 8;
+        if (i >= n) break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         memcpy(out, s + start, (size_t)(i - start));
