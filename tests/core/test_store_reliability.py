@@ -112,3 +112,31 @@ def test_migrations_are_recorded_once_when_processes_start_together(tmp_path):
     names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
     assert names == sorted(set(names)) and names[0] == "0001_core"
     assert conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == 5
+
+
+def test_none_binds_as_null_through_spanwise_adapter_and_a_programs_own_is_kept(
+    tmp_path,
+) -> None:
+    """spanwise registers an adapter for None (sqlite3's own search for one is slow); None
+    still binds as NULL everywhere in the process, and an adapter the program registered
+    before is not replaced."""
+    from spanwise.store import _sqlite
+
+    key = (type(None), sqlite3.PrepareProtocol)
+    assert sqlite3.adapters.get(key) is _sqlite._AS_NULL
+    db = sqlite3.connect(tmp_path / "own.db")
+    db.execute("CREATE TABLE t (a TEXT, b INTEGER)")
+    db.execute("INSERT INTO t VALUES (?, ?)", (None, None))
+    assert db.execute("SELECT a IS NULL, typeof(b) FROM t").fetchone() == (1, "null")
+    db.close()
+
+    def programs_own(value: None) -> str:
+        return "none"
+
+    saved = sqlite3.adapters.pop(key)
+    try:
+        sqlite3.register_adapter(type(None), programs_own)
+        _sqlite.bind_none_directly()
+        assert sqlite3.adapters[key] is programs_own
+    finally:
+        sqlite3.adapters[key] = saved

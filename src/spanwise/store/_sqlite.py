@@ -6,7 +6,7 @@ import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,25 @@ from spanwise.store._schema import MIGRATIONS, statements_for
 
 BUSY_TIMEOUT_MS = 10_000
 LOCK_RETRIES = 8
+# A C function that returns None whatever it is given.
+_AS_NULL: Callable[[Any], None] = {}.get
+
+
+def bind_none_directly() -> None:
+    """Have sqlite3 bind None as NULL without its adapter search.
+
+    Python's sqlite3 sends every parameter that is not an int, float, str or bytearray
+    through its registry of adapters, and for None that search ends in an AttributeError
+    it formats and then clears: about 3,000 instructions per value, where the rows of
+    spans and LLM calls have several NULL columns each. With an adapter registered for
+    NoneType the search ends at once; the adapter gives None back, which binds as NULL,
+    so only the cost changes. The registry is process-wide: one registered by the
+    program is left as it is."""
+    if (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _AS_NULL)
+
+
+bind_none_directly()
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
