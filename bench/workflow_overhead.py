@@ -419,7 +419,8 @@ With `--output-format json` alone spanwise runs in metrics mode: the run's recor
 the command's collector in the program's thread, with no queue, no writer thread and no files.
 `--trace` adds the store (the writer thread, opening SQLite, and closing it, which checkpoints
 the WAL) and the trace file; the collector still gets every record as it ends, so the trace file
-is built while the writer stores the last spans. The `echo` model is known to have no price
+is built (its lines encoded in C) while the writer stores the last spans and closes the store.
+The `echo` model is known to have no price
 (the cached price lines say so), so the price tables are not loaded. The warm "run alone" leaves
 out the start-up, so the same milliseconds are a larger share of it.
 
