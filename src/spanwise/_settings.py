@@ -106,6 +106,28 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def configured_mode(home: str | os.PathLike[str] | None = None) -> str | None:
+    """The mode SPANWISE_MODE or config.toml asks for (None: neither does), without
+    resolving the other settings. ConfigError on a bad value, as ``resolve``."""
+    home_path = home_dir(home)
+    found = _mode_setting(home_path, None)
+    return None if found is None else found[0]
+
+
+def _mode_setting(home: Path, file_cfg: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(mode, where it was set) from the environment, else config.toml (read here when
+    ``file_cfg`` is None)."""
+    given = os.environ.get("SPANWISE_MODE")
+    if given:
+        return parse_mode(given, "SPANWISE_MODE"), "SPANWISE_MODE"
+    if file_cfg is None:
+        file_cfg = read_config_file(home)
+    value = file_cfg.get("mode")
+    if isinstance(value, str):
+        return parse_mode(value, f"mode in {home / 'config.toml'}"), "config.toml"
+    return None
+
+
 def resolve(
     mode: str | None = None,
     *,
@@ -125,12 +147,10 @@ def resolve(
     settings = Settings(home=home_path)
     if mode is not None:
         settings.mode, settings.mode_source = parse_mode(mode), "configure()"
-    elif env.get("SPANWISE_MODE"):
-        settings.mode = parse_mode(env["SPANWISE_MODE"], "SPANWISE_MODE")
-        settings.mode_source = "SPANWISE_MODE"
-    elif isinstance(file_cfg.get("mode"), str):
-        settings.mode = parse_mode(file_cfg["mode"], f"mode in {home_path / 'config.toml'}")
-        settings.mode_source = "config.toml"
+    else:
+        found = _mode_setting(home_path, file_cfg)
+        if found is not None:
+            settings.mode, settings.mode_source = found
     raw_store = store or env.get("SPANWISE_STORE") or file_cfg.get("store")
     settings.store = parse_store(raw_store, home_path) if raw_store else default_store(home_path)
     settings.session = session or env.get("SPANWISE_SESSION") or None

@@ -598,3 +598,61 @@ def test_json_is_indented_on_a_terminal_and_one_line_when_piped(tmp_path: Path) 
             "exit_code": 0,
         }
     )
+
+
+POLL_STORE = """
+import sqlite3, sys, time
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    try:
+        with sqlite3.connect(sys.argv[1]) as db:
+            found = db.execute("SELECT count(*) FROM spans WHERE name = 'first'").fetchone()[0]
+    except sqlite3.Error:
+        found = 0
+    if found:
+        print("stored")
+        break
+    time.sleep(0.01)
+else:
+    print("not stored")
+"""
+
+
+def test_a_traced_run_is_in_the_store_while_it_runs(tmp_path: Path, home: Path) -> None:
+    """`spanwise trace` and the dashboard show the nodes a running workflow has finished:
+    the writer stores them during the run, not only when it ends."""
+    import sys
+
+    poll = tmp_path / "poll.py"
+    poll.write_text(POLL_STORE, encoding="utf-8")
+    command = f"'{sys.executable}' '{poll}' '{home / 'spanwise.db'}'"
+    flow = write_workflow(
+        tmp_path,
+        {"name": "live", "nodes": [shell("first", "echo one"), shell("later", command)]},
+    )
+    result = run_spanwise("run", str(flow), "--trace", "--output-format", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.json()["result"]["stdout"] == "stored\n"
+
+
+def test_trace_mode_in_config_toml_also_stores_a_json_run(tmp_path: Path, home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('mode = "trace"\n', encoding="utf-8")
+    flow = write_workflow(tmp_path, {"name": "kept", "nodes": [shell("say", "echo hi")]})
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.json()["result"]["stdout"] == "hi\n"
+    listed = run_spanwise("traces", "--json").json()
+    assert [t["name"] for t in listed] == ["workflow kept"]
+
+
+def test_a_bad_mode_in_config_toml_is_one_line_and_exit_1(tmp_path: Path, home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('mode = "loud"\n', encoding="utf-8")
+    flow = write_workflow(tmp_path, {"name": "f", "nodes": [shell("say", "echo hi")]})
+    result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
+    assert result.code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: invalid mode in {home / 'config.toml'} 'loud': expected one of "
+        "off, metrics, trace"
+    )

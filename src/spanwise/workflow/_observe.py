@@ -28,6 +28,13 @@ if TYPE_CHECKING:  # the trace-file modules load only when a trace file is asked
     from spanwise.workflow._trace_file import StringTable
 
 
+# How often the writer stores what has ended during a stored run (the library's default is
+# 0.2 s). A workflow's nodes mostly wait (on commands, files, models): the writer's work then
+# happens during those waits instead of all at the end, where it would compete with building
+# the trace file for the interpreter.
+RUN_FLUSH_INTERVAL_S = 0.05
+
+
 @dataclass(frozen=True)
 class ObserveOptions:
     metrics: bool = False
@@ -63,16 +70,21 @@ class Observation:
         when the run is to be stored, else metrics mode (nothing leaves the process, no
         writer thread). Either way the collector sees each record as it ends."""
         import spanwise
-        from spanwise._settings import resolve
+        from spanwise._settings import configured_mode
         from spanwise._setup import cache_price_lines, tap
 
-        self.stored = self.options.trace or resolve().mode == "trace"
+        self.stored = self.options.trace or configured_mode() == "trace"
         self.collector.emit_spans = self.stored
-        self.settings = spanwise.configure(
-            "trace" if self.stored else "metrics",
-            capture_content=self.options.capture_content,
-        )
-        if not self.stored:
+        if self.stored:
+            self.settings = spanwise.configure(
+                "trace",
+                capture_content=self.options.capture_content,
+                flush_interval=RUN_FLUSH_INTERVAL_S,
+            )
+        else:
+            self.settings = spanwise.configure(
+                "metrics", capture_content=self.options.capture_content
+            )
             cache_price_lines()
         tap(self.collector.add)
 
