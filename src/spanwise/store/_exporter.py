@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanwise import _internal
 from spanwise._export import ExportResult
 from spanwise._runtime import RT
 from spanwise.store._database import Database, open_database
-from spanwise.store._overlap import MIN_SPANS, Inserter, write_spans_overlapped
-from spanwise.store._span_rows import SpanRows
+
+if TYPE_CHECKING:
+    from spanwise.store._overlap import Inserter
 
 # Writers for record types added by other features: record_type -> fn(cursor, records,
 # placeholder). Registered by the module that defines the record.
@@ -57,7 +58,9 @@ def write_stats_fallback(url: str, row: tuple[Any, ...]) -> None:
 
 
 class StoreExporter:
-    """Writes batches into a Database opened lazily on the writer thread."""
+    """Writes batches into a Database opened lazily on the writer thread. The row-building
+    modules load there too, with the first batch: a program that turns tracing on does not
+    wait for them."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -72,6 +75,9 @@ class StoreExporter:
         return self._db
 
     def export(self, records: Sequence[Any]) -> ExportResult:
+        from spanwise.store._overlap import write_spans_overlapped
+        from spanwise.store._span_rows import SpanRows
+
         with self._lock:
             db = self.db
             placeholder = "%s" if db.dialect == "postgresql" else "?"
@@ -101,6 +107,8 @@ class StoreExporter:
 
     def _inserter_for(self, db: Database, span_count: int) -> Inserter | None:
         """The helper thread for a large SQLite batch (started once per process)."""
+        from spanwise.store._overlap import MIN_SPANS, Inserter
+
         if span_count < MIN_SPANS or db.dialect != "sqlite":
             return None
         inserter = self._inserter
