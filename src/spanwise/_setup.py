@@ -209,18 +209,25 @@ def attach(pipeline: Any) -> None:
     RT.emit = pipeline.enqueue
 
 
-def tap(fn: Callable[[Any], None]) -> bool:
+def tap(fn: Callable[[Any], None], *, instead_of_summary: bool = False) -> bool:
     """Also hand every record to ``fn``, in the thread that emits it and before the
     pipeline (or the metrics aggregator) gets it. For a consumer in this process that
     needs records as they end, such as ``spanwise run``'s collector, whose metrics and
     trace file then never wait for the writer. ``fn`` must not raise. Records then reach
     the writer's queue through a function call rather than the direct append. The next
-    ``configure()`` or ``shutdown()`` removes the tap. False when spanwise is off."""
+    ``configure()`` or ``shutdown()`` removes the tap. False when spanwise is off.
+
+    ``instead_of_summary``: in metrics mode ``fn`` replaces the aggregator behind
+    ``spanwise.summary()`` (for a consumer that keeps its own totals; the summary then
+    stays empty). In trace mode the pipeline gets every record all the same."""
     with _lock:
         downstream = RT.emit
         if downstream is None:
             return False
         RT.queue = None  # the C and Python span ends append to it directly otherwise
+        if instead_of_summary and RT.mode == "metrics":
+            RT.emit = fn
+            return True
 
         def tee(record: Any) -> None:
             fn(record)

@@ -105,3 +105,38 @@ def test_nudge_has_the_writer_store_what_is_queued_without_waiting_for_it(
             break
         threading.Event().wait(0.025)
     assert stored_names(home) == ["queued"]
+
+
+def test_a_tap_instead_of_the_summary_sees_every_record_and_the_summary_stays_empty(
+    tmp_path: Path,
+) -> None:
+    """What ``spanwise run --output-format json`` uses: its collector keeps the totals."""
+    home = tmp_path / "home"
+    spanwise.configure("metrics", home=home)
+    seen: list[str] = []
+    assert tap(lambda record: seen.append(record.name), instead_of_summary=True)
+    with spanwise.span("step"):
+        spanwise.record_llm_call(
+            provider="openai", model="gpt-4o", input_tokens=10, output_tokens=5
+        )
+    assert seen == ["chat gpt-4o", "step"]
+    summary = spanwise.summary()
+    assert summary["span_count"] == 0
+    assert summary["llm_calls"] == 0
+    assert not (home / "spanwise.db").exists()
+
+
+def test_in_trace_mode_a_tap_instead_of_the_summary_still_leaves_the_store_whole(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    spanwise.configure("trace", home=home)
+    seen: list[str] = []
+    assert tap(lambda record: seen.append(record.name), instead_of_summary=True)
+    with spanwise.span("outer"):
+        with spanwise.span("inner"):
+            pass
+    assert seen == ["inner", "outer"]
+    spanwise.flush()
+    assert stored_names(home) == ["inner", "outer"]
+    assert spanwise.summary()["span_count"] == 2

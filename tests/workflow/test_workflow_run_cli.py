@@ -653,6 +653,5 @@ def test_a_bad_mode_in_config_toml_is_one_line_and_exit_1(tmp_path: Path, home: 
     result = run_spanwise("run", str(flow), "--output-format", "json", cwd=tmp_path)
     assert result.code == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"Error: invalid mode in {home / 'config.toml'} 'loud': expected one of "
-        "off, metrics, trace"
+        f"Error: invalid mode in {home / 'config.toml'} 'loud': expected one of off, metrics, trace"
     )

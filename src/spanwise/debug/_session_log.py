@@ -95,11 +95,12 @@ class ErrorFiles:
 
 
 def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
-    """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``."""
-    from spanwise.debug._links import LlmLinker
-    from spanwise.debug._store import register_writers
+    """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``. The linker and the
+    store writers load on the writer thread, when they are first needed."""
+    from spanwise.store._exporter import register_writer
 
-    register_writers()
+    for record_type, name in STORE_WRITERS:
+        register_writer(record_type, _StoreWriter(name))
     locks = sys.modules.get("spanwise.debug._locks")
     if locks is not None:  # no module, no lock made yet: later ones start recording
         locks.switch_all_traced()
@@ -108,7 +109,52 @@ def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
         from spanwise.debug._events_log import SessionLog
 
         sinks.append(SessionLog(session_dir(settings.home, settings.session) / "events.jsonl"))
-    return [drain_lock_batches, LlmLinker()], sinks
+    return [drain_lock_batches, _Linker()], sinks
+
+
+# Record type -> its writer in ``spanwise.debug._store``.
+STORE_WRITERS = (
+    ("error", "write_errors"),
+    ("lock_event", "write_lock_events"),
+    ("state_diff", "write_state_diffs"),
+)
+
+
+class _StoreWriter:
+    """A writer of ``spanwise.debug._store``, imported with the first record it writes."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, cur: Any, records: Sequence[Any], placeholder: str) -> None:
+        from spanwise.debug import _store
+
+        getattr(_store, self.name)(cur, records, placeholder)
+
+
+class _Linker:
+    """The LLM-call linker (``spanwise.debug._links``), made with the first batch."""
+
+    __slots__ = ("_linker",)
+
+    def __init__(self) -> None:
+        self._linker: Any = None
+
+    def _made(self) -> Any:
+        linker = self._linker
+        if linker is None:
+            from spanwise.debug._links import LlmLinker
+
+            linker = self._linker = LlmLinker()
+        return linker
+
+    def __call__(self, record: Any) -> Any:
+        return self._made()(record)
+
+    def process_batch(self, batch: list[Any]) -> list[Any]:
+        return self._made().process_batch(batch)  # type: ignore[no-any-return]
 
 
 class _LockDrain:

@@ -1,5 +1,7 @@
 """Store writers for ``error``, ``lock_event`` and ``state_diff`` records (tables from
-migration ``0010_debug``). Snapshots go to ``blobs`` by content hash."""
+migration ``0010_debug``). Snapshots go to ``blobs`` by content hash. Registered by
+``spanwise.debug._session_log`` at each ``configure("trace")``; this module loads with the
+first such record, on the writer thread."""
 
 from __future__ import annotations
 
@@ -129,11 +131,3 @@ def write_state_diffs(cur: Any, records: Sequence[Any], p: str) -> None:
     ]
     blobs.write(cur, p)
     cur.executemany(_insert("state_diffs", DIFF_COLUMNS, p), rows)
-
-
-def register_writers() -> None:
-    from spanwise.store._exporter import register_writer
-
-    register_writer("error", write_errors)
-    register_writer("lock_event", write_lock_events)
-    register_writer("state_diff", write_state_diffs)

@@ -86,7 +86,9 @@ class Observation:
                 "metrics", capture_content=self.options.capture_content
             )
             cache_price_lines()
-        tap(self.collector.add)
+        # The collector keeps what the envelope needs: spanwise's own summary would be
+        # kept for nobody.
+        tap(self.collector.add, instead_of_summary=True)
 
     def instrument_llm(self) -> None:
         if self._undo_llm is not None:
