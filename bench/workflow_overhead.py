@@ -415,12 +415,13 @@ setup and teardown included.
 The `--trace` runs also wrote a {trace_kib:,.0f} KiB trace file and the run's {spans} spans to the
 SQLite store.
 
-Reading: the whole command is what a user waits for, and its first second is the interpreter,
-`llm` and its plugins (the openai SDK among them) loading and `llm` building its model list, in
-every mode. `spanwise run` does both before the run and then freezes the heap (`gc.freeze()`),
+Reading: the whole command is what a user waits for, and most of it is the interpreter, `llm`
+and its plugins (the openai SDK among them) loading and `llm` building its model list, in every
+mode. `spanwise run` does both before the run and then freezes the heap (`gc.freeze()`),
 the same way whatever the flags.
 With `--output-format json` alone spanwise runs in metrics mode: the run's records go straight to
-the command's collector in the program's thread, with no queue, no writer thread and no files.
+the command's collector in the program's thread (which keeps the totals; spanwise's own summary
+aggregator is not fed), with no queue, no writer thread and no files.
 `--trace` adds the store (the writer thread, opening SQLite, and closing it, which checkpoints
 the WAL) and the trace file; the collector still gets every record as it ends, so the trace file
 is built (its lines encoded in C) while the writer stores the last spans and closes the store.
