@@ -7,6 +7,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 import spanwise
 from spanwise._setup import nudge, tap
 
@@ -27,11 +29,11 @@ def stored_so_far(home: Path) -> list[str]:
         return []
 
 
-def tapped(mode: str, home: Path) -> list[str]:
+def tapped(mode: str, home: Path, *, instead_of_summary: bool = False) -> list[str]:
     """Configure ``mode`` and tap it; the names of the records the tap sees."""
     spanwise.configure(mode, home=home)
     seen: list[str] = []
-    assert tap(lambda record: seen.append(record.name))
+    assert tap(lambda record: seen.append(record.name), instead_of_summary=instead_of_summary)
     return seen
 
 
@@ -57,20 +59,26 @@ def test_a_tap_sees_each_span_as_it_ends_and_the_store_still_gets_every_one(
     assert stored_names(home) == ["in a thread", "inner", "outer"]
 
 
-def test_a_tap_in_metrics_mode_leaves_the_summary_whole_and_writes_nothing(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("instead_of_summary", "summary_spans", "summary_calls"), [(False, 2, 1), (True, 0, 0)]
+)
+def test_a_tap_in_metrics_mode_sees_every_record_and_writes_nothing(
+    tmp_path: Path, instead_of_summary: bool, summary_spans: int, summary_calls: int
 ) -> None:
+    """Beside the summary, or in its place (``spanwise run --output-format json``: its
+    collector keeps the totals)."""
     home = tmp_path / "home"
-    seen = tapped("metrics", home)
+    seen = tapped("metrics", home, instead_of_summary=instead_of_summary)
     with spanwise.span("step"):
         spanwise.record_llm_call(
             provider="openai", model="gpt-4o", input_tokens=10, output_tokens=5
         )
     assert seen == ["chat gpt-4o", "step"]
     summary = spanwise.summary()
-    assert summary["span_count"] == 2
-    assert summary["llm_calls"] == 1
-    assert summary["cost_usd"] == 7.5e-05  # gpt-4o: 10 in, 5 out
+    assert summary["span_count"] == summary_spans
+    assert summary["llm_calls"] == summary_calls
+    if summary_calls:
+        assert summary["cost_usd"] == 7.5e-05  # gpt-4o: 10 in, 5 out
     assert not (home / "spanwise.db").exists()
 
 
@@ -107,32 +115,11 @@ def test_nudge_has_the_writer_store_what_is_queued_without_waiting_for_it(
     assert stored_names(home) == ["queued"]
 
 
-def test_a_tap_instead_of_the_summary_sees_every_record_and_the_summary_stays_empty(
-    tmp_path: Path,
-) -> None:
-    """What ``spanwise run --output-format json`` uses: its collector keeps the totals."""
-    home = tmp_path / "home"
-    spanwise.configure("metrics", home=home)
-    seen: list[str] = []
-    assert tap(lambda record: seen.append(record.name), instead_of_summary=True)
-    with spanwise.span("step"):
-        spanwise.record_llm_call(
-            provider="openai", model="gpt-4o", input_tokens=10, output_tokens=5
-        )
-    assert seen == ["chat gpt-4o", "step"]
-    summary = spanwise.summary()
-    assert summary["span_count"] == 0
-    assert summary["llm_calls"] == 0
-    assert not (home / "spanwise.db").exists()
-
-
 def test_in_trace_mode_a_tap_instead_of_the_summary_still_leaves_the_store_whole(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    spanwise.configure("trace", home=home)
-    seen: list[str] = []
-    assert tap(lambda record: seen.append(record.name), instead_of_summary=True)
+    seen = tapped("trace", home, instead_of_summary=True)
     with spanwise.span("outer"):
         with spanwise.span("inner"):
             pass
