@@ -28,6 +28,10 @@ from spanwise import _internal, _redact
 from spanwise._redact import REDACTED, is_secret_key, redact, redact_text
 from spanwise._setup import PIPELINE_EXTENSIONS
 
+# Loaded with this module (at ``configure``), not by the processor on the writer thread: a
+# fork must never copy an import in progress there.
+from spanwise.store._json import dumps
+
 if TYPE_CHECKING:
     from spanwise._export import Exporter, Processor
     from spanwise._settings import Settings
@@ -123,8 +127,6 @@ def clean(value: Any) -> tuple[Any, bool]:
     redacted = redact(plain)
     capped = _cap_strings(redacted, budget)
     if not isinstance(capped, str):
-        from spanwise.store._json import dumps
-
         text = dumps(capped)
         if len(text) > MAX_FIELD_CHARS:
             budget.truncated = True

@@ -95,8 +95,10 @@ class ErrorFiles:
 
 
 def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
-    """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``. The linker and the
-    store writers load on the writer thread, when they are first needed."""
+    """PIPELINE_EXTENSIONS hook: run at each ``configure("trace")``. The store writers
+    load with the first record they write (on the writer thread, under the store's lock,
+    which a fork waits for)."""
+    from spanwise.debug._links import LlmLinker
     from spanwise.store._exporter import register_writer
 
     for record_type, name in STORE_WRITERS:
@@ -109,7 +111,7 @@ def extension(settings: Any) -> tuple[list[Processor], list[Exporter]]:
         from spanwise.debug._events_log import SessionLog
 
         sinks.append(SessionLog(session_dir(settings.home, settings.session) / "events.jsonl"))
-    return [drain_lock_batches, _Linker()], sinks
+    return [drain_lock_batches, LlmLinker()], sinks
 
 
 # Record type -> its writer in ``spanwise.debug._store``.
@@ -132,29 +134,6 @@ class _StoreWriter:
         from spanwise.debug import _store
 
         getattr(_store, self.name)(cur, records, placeholder)
-
-
-class _Linker:
-    """The LLM-call linker (``spanwise.debug._links``), made with the first batch."""
-
-    __slots__ = ("_linker",)
-
-    def __init__(self) -> None:
-        self._linker: Any = None
-
-    def _made(self) -> Any:
-        linker = self._linker
-        if linker is None:
-            from spanwise.debug._links import LlmLinker
-
-            linker = self._linker = LlmLinker()
-        return linker
-
-    def __call__(self, record: Any) -> Any:
-        return self._made()(record)
-
-    def process_batch(self, batch: list[Any]) -> list[Any]:
-        return self._made().process_batch(batch)  # type: ignore[no-any-return]
 
 
 class _LockDrain:

@@ -75,10 +75,12 @@ class StoreExporter:
         return self._db
 
     def export(self, records: Sequence[Any]) -> ExportResult:
-        from spanwise.store._overlap import write_spans_overlapped
-        from spanwise.store._span_rows import SpanRows
-
         with self._lock:
+            # Imported under the lock that ``before_fork`` takes: a fork never copies an
+            # import in progress (its module lock would stay held in the child).
+            from spanwise.store._overlap import write_spans_overlapped
+            from spanwise.store._span_rows import SpanRows
+
             db = self.db
             placeholder = "%s" if db.dialect == "postgresql" else "?"
             spans = SpanRows(RT.session, os.getpid())
