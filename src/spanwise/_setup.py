@@ -217,17 +217,23 @@ def tap(fn: Callable[[Any], None], *, instead_of_summary: bool = False) -> bool:
     the writer's queue through a function call rather than the direct append. The next
     ``configure()`` or ``shutdown()`` removes the tap. False when spanwise is off.
 
-    ``instead_of_summary``: in metrics mode ``fn`` replaces the aggregator behind
-    ``spanwise.summary()`` (for a consumer that keeps its own totals; the summary then
-    stays empty). In trace mode the pipeline gets every record all the same."""
+    ``instead_of_summary``: ``fn`` replaces the aggregator behind ``spanwise.summary()``
+    (for a consumer that keeps its own totals; the summary then stays empty). In metrics
+    mode ``fn`` then gets the records in its place; in trace mode the pipeline still gets
+    every record, and its writer no longer feeds the aggregator."""
     with _lock:
         downstream = RT.emit
         if downstream is None:
             return False
         RT.queue = None  # the C and Python span ends append to it directly otherwise
-        if instead_of_summary and RT.mode == "metrics":
-            RT.emit = fn
-            return True
+        if instead_of_summary:
+            if RT.mode == "metrics":
+                RT.emit = fn
+                return True
+            pipeline = STATE.pipeline
+            if pipeline is not None:  # a new list: the writer may be iterating the old one
+                aggregator = STATE.aggregator
+                pipeline.processors = [p for p in pipeline.processors if p is not aggregator]
 
         def tee(record: Any) -> None:
             fn(record)
