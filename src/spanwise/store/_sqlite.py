@@ -53,35 +53,54 @@ class SQLiteDatabase:
             self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
+        """The connection, set up; retried while another process is setting the same new
+        file up. Switching a new file to WAL needs it alone for a moment, and SQLite
+        answers "database is locked" at once then, without waiting its busy timeout:
+        processes that start together on a new store would otherwise lose their first
+        batch."""
+        for attempt in range(LOCK_RETRIES):
+            try:
+                return self._connect_once()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or attempt == LOCK_RETRIES - 1:
+                    raise StoreError(f"cannot open store {self.path}: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open store {self.path}: {exc}") from None
+            except OSError as exc:
+                raise StoreError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
+            time.sleep(0.01 * (attempt + 1) * (1 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _connect_once(self) -> sqlite3.Connection:
+        if self.readonly:
+            if not self.path.exists():
+                raise StoreError(f"no store at {self.path} (nothing has been recorded yet)")
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path),
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
         try:
-            if self.readonly:
-                if not self.path.exists():
-                    raise StoreError(f"no store at {self.path} (nothing has been recorded yet)")
-                conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro",
-                    uri=True,
-                    check_same_thread=False,
-                    isolation_level=None,
-                    timeout=BUSY_TIMEOUT_MS / 1000,
-                )
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    str(self.path),
-                    check_same_thread=False,
-                    isolation_level=None,
-                    timeout=BUSY_TIMEOUT_MS / 1000,
-                )
+            if not self.readonly:
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if mode != "wal":
                     raise StoreError(f"cannot use WAL on {self.path} (journal mode {mode})")
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     # -- writes ------------------------------------------------------------------------
