@@ -145,10 +145,13 @@ def test_none_binds_as_null_through_spanwise_adapter_and_a_programs_own_is_kept(
 TOGETHER = textwrap.dedent(
     """
     import os, sys, time
+    from spanwise.efficiency import EmbeddingCache, cache_key
     from spanwise.store._sqlite import SQLiteDatabase
-    path, go = sys.argv[1], float(sys.argv[2])
+    path, cache_path, go = sys.argv[1], sys.argv[2], float(sys.argv[3])
     while time.time() < go:  # spin: the processes open within a fraction of a ms
         pass
+    if os.getpid() % 2:
+        EmbeddingCache(cache_path).put(cache_key("a.md", str(os.getpid()), "m"), [1.0])
     db = SQLiteDatabase("sqlite://" + path)
     with db.transaction() as cur:
         cur.execute(
@@ -156,6 +159,8 @@ TOGETHER = textwrap.dedent(
             "queue_full, shutdown, write_error) VALUES (?, 0, 'here', 0, 0, 0, 0, 0)",
             (os.getpid(),),
         )
+    if not os.getpid() % 2:
+        EmbeddingCache(cache_path).put(cache_key("a.md", str(os.getpid()), "m"), [1.0])
     """
 )
 
@@ -163,13 +168,14 @@ TOGETHER = textwrap.dedent(
 def test_processes_that_open_a_new_store_at_the_same_moment_all_get_it(tmp_path):
     """The first open of a new file switches it to WAL, which SQLite refuses at once
     ("database is locked", without its busy wait) while another process is doing the
-    same: without a retry, about one round in three lost a process's first batch."""
+    same: without a retry, about one round in three lost a process's first batch. The
+    embedding cache's file opens the same way."""
     for round_ in range(8):
-        path = tmp_path / f"store-{round_}.db"
+        path, cache_path = tmp_path / f"store-{round_}.db", tmp_path / f"cache-{round_}.db"
         go = time.time() + 0.5  # after every interpreter has started
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", TOGETHER, str(path), str(go)],
+                [sys.executable, "-c", TOGETHER, str(path), str(cache_path), str(go)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -182,3 +188,6 @@ def test_processes_that_open_a_new_store_at_the_same_moment_all_get_it(tmp_path)
         rows = conn.execute("SELECT COUNT(DISTINCT pid) FROM pipeline_stats").fetchone()[0]
         conn.close()
         assert rows == 6
+        conn = sqlite3.connect(cache_path)
+        assert conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 6
+        conn.close()

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from spanwise._sqlite_wal import connect_wal
+
 DEFAULT_MAX_ENTRIES = 20_000
 TOUCH_INTERVAL_NS = 60_000_000_000  # LRU order is kept to the minute
 BUSY_TIMEOUT_MS = 10_000
@@ -138,16 +140,7 @@ class EmbeddingCache:
         # parent's POSIX locks. The parent's unflushed counts are the parent's to write.
         if conn is not None:
             self._pending = dict.fromkeys(_COUNTERS, 0)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            str(self.path),
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-        )
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn, _ = connect_wal(self.path, BUSY_TIMEOUT_MS)  # another journal mode works too
         with _write(conn):
             for stmt in _SCHEMA:
                 conn.execute(stmt)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import random
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from spanwise._sqlite_wal import LOCK_RETRIES, back_off, connect_wal, is_locked
 from spanwise.store._database import StoreError
 from spanwise.store._schema import MIGRATIONS, statements_for
 
 BUSY_TIMEOUT_MS = 10_000
-LOCK_RETRIES = 8
 # A C function that returns None whatever it is given.
 _AS_NULL: Callable[[Any], None] = {}.get
 
@@ -36,11 +34,6 @@ def bind_none_directly() -> None:
 bind_none_directly()
 
 
-def _is_locked(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
-
-
 class SQLiteDatabase:
     dialect = "sqlite"
 
@@ -53,26 +46,13 @@ class SQLiteDatabase:
             self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
-        """The connection, set up; retried while another process is setting the same new
-        file up. Switching a new file to WAL needs it alone for a moment, and SQLite
-        answers "database is locked" at once then, without waiting its busy timeout:
-        processes that start together on a new store would otherwise lose their first
-        batch."""
-        for attempt in range(LOCK_RETRIES):
-            try:
-                return self._connect_once()
-            except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or attempt == LOCK_RETRIES - 1:
-                    raise StoreError(f"cannot open store {self.path}: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot open store {self.path}: {exc}") from None
-            except OSError as exc:
-                raise StoreError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
-            time.sleep(0.01 * (attempt + 1) * (1 + random.random()))
-        raise AssertionError("unreachable")
-
-    def _connect_once(self) -> sqlite3.Connection:
-        if self.readonly:
+        try:
+            if not self.readonly:
+                conn, mode = connect_wal(self.path, BUSY_TIMEOUT_MS)
+                if mode != "wal":
+                    conn.close()
+                    raise StoreError(f"cannot use WAL on {self.path} (journal mode {mode})")
+                return conn
             if not self.path.exists():
                 raise StoreError(f"no store at {self.path} (nothing has been recorded yet)")
             conn = sqlite3.connect(
@@ -82,25 +62,12 @@ class SQLiteDatabase:
                 isolation_level=None,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                str(self.path),
-                check_same_thread=False,
-                isolation_level=None,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-            )
-        try:
-            if not self.readonly:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode != "wal":
-                    raise StoreError(f"cannot use WAL on {self.path} (journal mode {mode})")
-                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except BaseException:
-            conn.close()
-            raise
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc.strerror or exc}") from None
         return conn
 
     # -- writes ------------------------------------------------------------------------
@@ -113,9 +80,9 @@ class SQLiteDatabase:
                 conn.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or attempt == LOCK_RETRIES - 1:
+                if not is_locked(exc) or attempt == LOCK_RETRIES - 1:
                     raise
-                time.sleep(0.01 * (attempt + 1) * (1 + random.random()))
+                back_off(attempt)
         cur = conn.cursor()
         try:
             yield cur
