@@ -12,6 +12,12 @@ class ExportResult(enum.Enum):
     FAILURE = "failure"
 
 
+# An exporter that keeps counters of its own (the OTLP sink, which sends from a thread of
+# its own) has ``stats()`` -> {"endpoint", "sent", "buffered", "dropped": {reason: n}},
+# with these reasons; the store keeps them per process run (``exporter_stats``).
+EXPORTER_DROP_REASONS = ("buffer_full", "rejected", "retries_exhausted", "shutdown")
+
+
 class Exporter(Protocol):
     """Takes batches of ended records on the writer thread and returns a result."""
 

@@ -75,7 +75,9 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._started_ns = time.time_ns()
-        self._last_reported: tuple[int, ...] = (0,) * len(DROP_REASONS)
+        # The drop counts last persisted: the pipeline's by reason, then the total of the
+        # exporters that count their own (the OTLP sink).
+        self._last_reported: tuple[int, ...] = (0,) * (len(DROP_REASONS) + 1)
         self._start_thread()
 
     def _start_thread(self) -> None:
@@ -130,13 +132,18 @@ class Pipeline:
                 return
 
     def _report_stats(self, force: bool = False) -> None:
-        """Persist drop counts (for ``spanwise status``) when they changed, and at exit."""
+        """Persist drop counts (for ``spanwise status``) when they changed, and at exit:
+        the pipeline's, and those of the exporters that keep counters of their own."""
+        exporters = self.exporter_stats()
         with self._drops_lock:
-            key = tuple(self.drops.values())
+            key = (
+                *self.drops.values(),
+                sum(sum(s.get("dropped", {}).values()) for s in exporters.values()),
+            )
         if key == self._last_reported and not force:
             return
         self._last_reported = key
-        stats = self.stats()
+        stats = {**self.stats(), "exporters": exporters}
         for exporter in self.exporters:
             record = getattr(exporter, "record_stats", None)
             if record is not None:
@@ -270,12 +277,43 @@ class Pipeline:
             if self._sinks_claimed:
                 return
             self._sinks_claimed = True
-        for exporter in self.exporters:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        # The sinks that record counters (the store) close last, after one more report:
+        # what the others sent and dropped while closing (an OTLP sink's last spans) is
+        # kept too.
+        keepers = [e for e in self.exporters if hasattr(e, "record_stats")]
+        others = [e for e in self.exporters if not hasattr(e, "record_stats")]
+        for exporter in others:
+            self._shut(exporter, deadline)
+        if keepers and any(hasattr(e, "stats") for e in others):
             try:
-                exporter.shutdown(remaining)
+                self._report_stats(force=True)
             except Exception as exc:  # noqa: BLE001
-                _internal.report("exporter.shutdown", exc)
+                _internal.report("pipeline.record_stats", exc)
+        for exporter in keepers:
+            self._shut(exporter, deadline)
+
+    @staticmethod
+    def _shut(exporter: Exporter, deadline: float | None) -> None:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            exporter.shutdown(remaining)
+        except Exception as exc:  # noqa: BLE001
+            _internal.report("exporter.shutdown", exc)
+
+    def exporter_stats(self) -> dict[str, Any]:
+        """Counters of the exporters that keep their own (the OTLP sink: sent, buffered,
+        dropped by reason), by exporter name."""
+        result: dict[str, Any] = {}
+        for exporter in self.exporters:
+            stats = getattr(exporter, "stats", None)
+            if stats is None:
+                continue
+            try:
+                name = getattr(exporter, "name", None) or type(exporter).__name__
+                result[name] = stats()
+            except Exception as exc:  # noqa: BLE001 - counters must not stop the writer
+                _internal.report("pipeline.exporter_stats", exc)
+        return result
 
     def stats(self) -> dict[str, Any]:
         with self._drops_lock:

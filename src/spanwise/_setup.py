@@ -320,25 +320,9 @@ def status() -> dict[str, Any]:
         "session": RT.session,
         "capture_content": RT.capture_content,
         "pipeline": pipeline.stats() if pipeline is not None else None,
-        "exporters": _exporter_stats(pipeline),
+        "exporters": pipeline.exporter_stats() if pipeline is not None else {},
         "internal_errors": _internal.counts(),
     }
-
-
-def _exporter_stats(pipeline: Any) -> dict[str, Any]:
-    """Exporters that keep counters of their own (the OTLP exporter: sent, buffered and
-    dropped by reason), by name."""
-    result: dict[str, Any] = {}
-    for exporter in pipeline.exporters if pipeline is not None else ():
-        stats = getattr(exporter, "stats", None)
-        if stats is None:
-            continue
-        try:
-            name = getattr(exporter, "name", None) or type(exporter).__name__
-            result[name] = stats()
-        except Exception as exc:  # noqa: BLE001 - status must answer whatever an exporter does
-            _internal.report("status.exporter_stats", exc)
-    return result
 
 
 def _at_exit() -> None:

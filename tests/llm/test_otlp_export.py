@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from otlp_receiver import OtlpReceiver, Reply, attributes
 from published_prices import cost
 
 import spanwise
+from spanwise._setup import nudge
 from spanwise._span import Span
+from spanwise.cli import cli
 from spanwise.otel._exporter import OtlpExporter, retry_after_seconds, traces_url
 
 
@@ -205,3 +212,66 @@ def test_endpoint_and_retry_after_parsing():
 def test_a_bad_endpoint_is_a_one_line_config_error(tmp_path):
     with pytest.raises(spanwise.ConfigError, match="invalid OTLP endpoint"):
         spanwise.configure("trace", home=tmp_path, otlp_endpoint="localhost:4318")
+
+
+def _status(home: Path) -> tuple[dict[str, Any], str]:
+    """``spanwise status`` as a user runs it after the program ended: JSON, then text."""
+    env = {"SPANWISE_HOME": str(home)}
+    runner = CliRunner()
+    as_json = runner.invoke(cli, ["status", "--json"], env=env, catch_exceptions=False)
+    text = runner.invoke(cli, ["status"], env=env, catch_exceptions=False)
+    assert as_json.exit_code == text.exit_code == 0, as_json.output + text.output
+    return json.loads(as_json.output), text.output
+
+
+def test_spanwise_status_keeps_what_the_otlp_export_sent_and_dropped_after_the_program_ends(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    with OtlpReceiver([Reply(400)]) as receiver:
+        spanwise.configure("trace", home=home, otlp_endpoint=receiver.url)
+        for i in range(3):
+            with spanwise.span(f"step {i}"):
+                pass
+        spanwise.flush()  # the receiver refuses these three
+        with spanwise.span("accepted"):
+            pass
+        spanwise.shutdown()
+    info, text = _status(home)
+    assert info["exporters"] == {
+        "otlp": {
+            "processes": 1,
+            "sent": 1,
+            "buffer_full": 0,
+            "rejected": 3,
+            "retries_exhausted": 0,
+            "shutdown": 0,
+        }
+    }
+    words = " ".join(text.split())  # as printed, wrapped to the terminal's width
+    line = "otlp sent 1, dropped buffer_full 0, rejected 3, retries_exhausted 0, shutdown 0"
+    assert line in words
+
+
+def test_spans_the_otlp_export_still_held_at_exit_are_counted_in_the_store(
+    tmp_path: Path,
+) -> None:
+    """The receiver asks to retry in 30 s; the program exits sooner: the closing OTLP sink
+    drops the spans, and the store, closed after it, keeps that count."""
+    home = tmp_path / "home"
+    with OtlpReceiver([Reply(503, "30")]) as receiver:
+        spanwise.configure("trace", home=home, otlp_endpoint=receiver.url)
+        for i in range(4):
+            with spanwise.span(f"step {i}"):
+                pass
+        nudge()  # the writer hands the spans over; the receiver asks to wait
+        for _ in range(400):
+            if receiver.requests:
+                break
+            time.sleep(0.01)
+        started = time.monotonic()
+        spanwise.shutdown(5)
+        assert time.monotonic() - started < 5
+    otlp = _status(home)[0]["exporters"]["otlp"]
+    assert (otlp["sent"], otlp["shutdown"]) == (0, 4)
+    assert len(receiver.requests) == 1

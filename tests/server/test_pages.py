@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 import spanwise
 from server.conftest import make_client
-from server.helpers import DAY_NS, XSS_NAME, record_many, sqlite_url
+from server.helpers import DAY_NS, XSS_NAME, free_port, record_many, sqlite_url
 from spanwise.testing import FakeClock
 
 
@@ -319,6 +319,24 @@ def test_health_shows_counts_drops_and_queue(client: TestClient) -> None:
     page = text(client.get("/health").text)
     assert "Queue 0 requests, 0 B of 128.0 MB" in page
     assert "queue_full 0" in page and "traces 3" in page
+
+
+def test_health_shows_what_a_programs_otlp_export_dropped(tmp_path: Path) -> None:
+    """A program exported to an OTLP endpoint that was down and exited within a second:
+    its two spans are in the store, and the health page says the export dropped them."""
+    home = tmp_path / "home"
+    spanwise.configure("trace", home=home, otlp_endpoint=f"http://127.0.0.1:{free_port()}")
+    for i in range(2):
+        with spanwise.span(f"step {i}"):
+            pass
+    spanwise.shutdown(1.0)
+    with make_client(sqlite_url(home)) as c:
+        health = c.get("/api/health").json()
+        page = text(c.get("/health").text)
+    assert health["counts"]["spans"] == 2
+    otlp = health["exporters"]["otlp"]
+    assert (otlp["sent"], otlp["shutdown"], otlp["processes"]) == (0, 2, 1)
+    assert "Spans the otlp export dropped" in page and "shutdown 2" in page
 
 
 def test_empty_store_pages(empty_client: TestClient) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from spanwise._export import EXPORTER_DROP_REASONS
 from spanwise.cli._common import CliError, console, fmt_int, json_option, print_json, store_option
 
 
@@ -47,6 +48,7 @@ def status_cmd(as_json: bool, store_url: str | None) -> None:
     """Mode, store, record counts and dropped records by reason."""
     from spanwise._settings import resolve
     from spanwise.store import open_database
+    from spanwise.store._dashboard_queries import exporter_drops
     from spanwise.store._database import StoreError
     from spanwise.store._queries import store_counts
 
@@ -70,6 +72,7 @@ def status_cmd(as_json: bool, store_url: str | None) -> None:
     except StoreError as exc:
         info["store_error"] = str(exc)
     info["drops"] = _drops(db, url)
+    info["exporters"] = exporter_drops(db) if db is not None else {}
     if as_json:
         print_json(info)
         return
@@ -91,6 +94,12 @@ def status_cmd(as_json: bool, store_url: str | None) -> None:
         f"dropped   queue_full {d['queue_full']}, shutdown {d['shutdown']}, "
         f"write_error {d['write_error']} [dim](over {d['processes']} recorded process runs)[/]"
     )
+    for name, e in info["exporters"].items():
+        dropped = ", ".join(f"{reason} {e[reason]}" for reason in EXPORTER_DROP_REASONS)
+        out.print(
+            f"{name:<9} sent {fmt_int(e['sent'])}, dropped {dropped} "
+            f"[dim](over {e['processes']} process runs)[/]"
+        )
 
 
 @click.command("mode")

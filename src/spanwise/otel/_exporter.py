@@ -30,13 +30,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from spanwise import _internal
-from spanwise._export import ExportResult
+from spanwise._export import EXPORTER_DROP_REASONS, ExportResult
 from spanwise._settings import otlp_traces_url as traces_url
 
 logger = logging.getLogger("spanwise")
 
 RETRYABLE = frozenset({429, 502, 503, 504})
-DROP_REASONS = ("buffer_full", "rejected", "retries_exhausted", "shutdown")
+DROP_REASONS = EXPORTER_DROP_REASONS
 _EXPORTERS: weakref.WeakSet[OtlpExporter] = weakref.WeakSet()
 
 

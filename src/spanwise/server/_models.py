@@ -156,6 +156,7 @@ class Health(BaseModel):
     counts: dict[str, int]
     ingest: dict[str, Any]
     programs: dict[str, int]
+    exporters: dict[str, dict[str, int]] = {}
 
 
 class Problem(BaseModel):

@@ -135,4 +135,5 @@ def health_view(db: Database, ingest: dict[str, Any], store_url: str) -> dict[st
         "counts": dq.record_counts(db),
         "ingest": ingest,
         "programs": dq.pipeline_drops(db),
+        "exporters": dq.exporter_drops(db),
     }

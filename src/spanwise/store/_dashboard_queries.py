@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from spanwise._export import EXPORTER_DROP_REASONS
 from spanwise.store._database import Database
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -313,6 +314,20 @@ def pipeline_drops(db: Database) -> dict[str, int]:
     ):
         totals = {k: int(v) for k, v in row.items()}
     return totals
+
+
+def exporter_drops(db: Database) -> dict[str, dict[str, int]]:
+    """What the exporters that keep counters of their own (the OTLP sink) sent and
+    dropped, by reason, summed over the recorded process runs (``exporter_stats``); by
+    exporter name."""
+    if "exporter_stats" not in existing_tables(db):
+        return {}
+    reasons = ", ".join(f"COALESCE(SUM({r}), 0) AS {r}" for r in EXPORTER_DROP_REASONS)
+    rows = db.query_dicts(
+        "SELECT exporter, COUNT(*) AS processes, COALESCE(SUM(sent), 0) AS sent, "
+        f"{reasons} FROM exporter_stats GROUP BY exporter ORDER BY exporter"
+    )
+    return {str(row.pop("exporter")): {k: int(v) for k, v in row.items()} for row in rows}
 
 
 def record_counts(db: Database) -> dict[str, int]:

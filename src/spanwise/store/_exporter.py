@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spanwise import _internal
-from spanwise._export import ExportResult
+from spanwise._export import EXPORTER_DROP_REASONS, ExportResult
 from spanwise._runtime import RT
 from spanwise.store._database import Database, open_database
 
@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 # placeholder). Registered by the module that defines the record.
 RecordWriter = Callable[[Any, Sequence[Any], str], None]
 RECORD_WRITERS: dict[str, RecordWriter] = {}
+
+
+_EXPORTER_UPSERT = (
+    "INSERT INTO exporter_stats (pid, started_ns, host, updated_ns, exporter, endpoint, sent, "
+    "buffered, buffer_full, rejected, retries_exhausted, shutdown) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (host, pid, started_ns, exporter) DO UPDATE SET "
+    "updated_ns = excluded.updated_ns, endpoint = excluded.endpoint, sent = excluded.sent, "
+    "buffered = excluded.buffered, buffer_full = excluded.buffer_full, "
+    "rejected = excluded.rejected, retries_exhausted = excluded.retries_exhausted, "
+    "shutdown = excluded.shutdown"
+)
 
 
 def register_writer(record_type: str, writer: RecordWriter) -> None:
@@ -137,6 +149,17 @@ class StoreExporter:
             drops["shutdown"],
             drops["write_error"],
         )
+        exporters = [
+            (
+                *row[:4],
+                name,
+                s.get("endpoint"),
+                s.get("sent", 0),
+                s.get("buffered", 0),
+                *(s.get("dropped", {}).get(reason, 0) for reason in EXPORTER_DROP_REASONS),
+            )
+            for name, s in (stats.get("exporters") or {}).items()
+        ]
         try:
             with self._lock:
                 db = self.db
@@ -151,6 +174,8 @@ class StoreExporter:
                         "write_error = excluded.write_error",
                         row,
                     )
+                    for values in exporters:
+                        cur.execute(_EXPORTER_UPSERT.replace("?", p), values)
         except Exception:  # noqa: BLE001 - the store is failing: keep the counts elsewhere
             write_stats_fallback(self.url, row)
 

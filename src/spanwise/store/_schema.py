@@ -220,6 +220,26 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX state_diffs_time ON state_diffs(time_ns)",
         ),
     ),
+    Migration(
+        "0030_exporter_stats",
+        (
+            """CREATE TABLE exporter_stats (
+                pid {int} NOT NULL,
+                started_ns {int} NOT NULL,
+                host TEXT NOT NULL,
+                exporter TEXT NOT NULL,
+                endpoint TEXT,
+                updated_ns {int} NOT NULL,
+                sent {int} NOT NULL DEFAULT 0,
+                buffered {int} NOT NULL DEFAULT 0,
+                buffer_full {int} NOT NULL DEFAULT 0,
+                rejected {int} NOT NULL DEFAULT 0,
+                retries_exhausted {int} NOT NULL DEFAULT 0,
+                shutdown {int} NOT NULL DEFAULT 0,
+                PRIMARY KEY (host, pid, started_ns, exporter)
+            )""",
+        ),
+    ),
 ]
 
 
