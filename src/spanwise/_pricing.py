@@ -200,6 +200,7 @@ class Pricer:
         self._models: set[str] = set()  # provider and request model of every line
         self._models_of: dict[str, Any] | None = None  # the lines they were taken from
         self._models_size = 0
+        self._covered: set[tuple[str | None, str]] = set()  # (provider, model) covers() said
         self._day_ends = 0.0  # lines are refitted each UTC day
 
     def use_cache(self, cache_path: str) -> None:
@@ -239,9 +240,17 @@ class Pricer:
             # Lines were loaded or added since: index their models again.
             self._models = {key.rsplit(lines.SEPARATOR, 1)[0] for key in known}
             self._models_of, self._models_size = known, len(known)
-        return lines.cache_key(provider, request_model, None).rsplit(lines.SEPARATOR, 1)[0] in (
-            self._models
-        )
+            self._covered = set()
+        # Asked at every call with usage until the tables load: the answer is kept while
+        # the lines stay the same.
+        asked = (provider, request_model)
+        if asked in self._covered:
+            return True
+        found = lines.cache_key(provider, request_model, None).rsplit(lines.SEPARATOR, 1)[0]
+        if found in self._models:
+            self._covered.add(asked)
+            return True
+        return False
 
     def _load_lines(self) -> dict[str, Any]:
         with self._lock:

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from spanwise._settings import Settings
 
 # Modules that register pipeline extensions (PIPELINE_EXTENSIONS) when imported; imported
-# when a pipeline is built, so that ``import spanwise`` stays light.
-EXTENSION_MODULES = ["spanwise._transcripts", "spanwise.otel", "spanwise.debug._session_log"]
+# when a pipeline is built, so that ``import spanwise`` stays light. The OTLP sink's module
+# only when an endpoint is configured: without one its extension adds nothing.
+EXTENSION_MODULES = ["spanwise._transcripts", "spanwise.debug._session_log"]
+OTLP_EXTENSION_MODULE = "spanwise.otel"
 
 _lock = threading.RLock()
 
@@ -167,7 +169,8 @@ def _build_pipeline(
     from spanwise import _pipeline
     from spanwise._pricing import price_processor
 
-    for module in EXTENSION_MODULES:
+    wanted = [*EXTENSION_MODULES, *([OTLP_EXTENSION_MODULE] if settings.otlp_endpoint else [])]
+    for module in wanted:
         try:
             importlib.import_module(module)
         except ImportError:

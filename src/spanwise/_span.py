@@ -45,7 +45,9 @@ def prepare_prices(call: Any) -> None:
     """In the program's thread, once ``call`` has its usage (a call without usage is never
     priced): load the price tables now if the writer will need them for its model."""
     if _price_tables_needed[0] and call.input_tokens is not None and call.output_tokens is not None:
-        from spanwise import _pricing
+        # Not ``from spanwise import _pricing``: from a package, that form runs importlib's
+        # Python-level fromlist handling at every call.
+        import spanwise._pricing as _pricing
 
         _pricing.prepare_for(call)
         _price_tables_needed[0] = not _pricing._IMPORTED

@@ -89,6 +89,26 @@ def test_trace_mode_persists_into_home(tmp_path):
     assert (home / "spanwise.db").exists()
 
 
+def test_trace_mode_loads_the_otlp_sink_only_when_an_endpoint_is_set(tmp_path):
+    code = """
+        import sys, spanwise
+        spanwise.configure("trace", home=sys.argv[1] if len(sys.argv) > 1 else None)
+        with spanwise.span("work"):
+            pass
+        spanwise.shutdown()
+        print("spanwise.otel" in sys.modules)
+    """
+    home = str(tmp_path / "home")
+    without = run_python(code, {"SPANWISE_HOME": home}, tmp_path)
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.strip() == "False"
+    # The port is closed: the sink counts the span as dropped, the program is unaffected.
+    endpoint = {"SPANWISE_HOME": home, "SPANWISE_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    with_endpoint = run_python(code, endpoint, tmp_path)
+    assert with_endpoint.returncode == 0, with_endpoint.stderr
+    assert with_endpoint.stdout.strip() == "True"
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

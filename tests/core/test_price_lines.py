@@ -195,3 +195,14 @@ def test_a_price_that_changes_with_the_time_of_day_is_never_cached(tmp_path: Pat
         assert pricer.price(call).cost_usd == pytest.approx(pricer.exact_price(call).cost_usd)
     models = {key.split("\x1f")[1] for key in json.loads(cache.read_text())["lines"]}
     assert models == {"gpt-4o"}  # DeepSeek's off-peak price would be kept all day
+
+
+def test_whether_the_cache_covers_a_model_follows_the_cache_it_reads(tmp_path: Path) -> None:
+    pricer = Pricer(cache_path=str(tmp_path / "a.json"))
+    assert not pricer.covers("openai", "gpt-4o")  # an empty cache: the tables are needed
+    pricer.price(LlmCall("openai", "gpt-4o", input_tokens=1000, output_tokens=100))
+    assert pricer.covers("openai", "gpt-4o")  # its line is cached now
+    assert pricer.covers("openai", "gpt-4o")  # and asked again, the same answer
+    assert not pricer.covers("openai", "gpt-4o-mini")
+    pricer.use_cache(str(tmp_path / "b.json"))  # another cache, without that line
+    assert not pricer.covers("openai", "gpt-4o")

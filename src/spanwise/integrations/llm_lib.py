@@ -28,7 +28,8 @@ from spanwise._runtime import RT
 
 _ACTIVE = "_spanwise_recording"  # set on a response while one of our wrappers times it
 
-# Plugin module → provider name (for pricing); other plugins: ``llm_<provider>``.
+# Plugin module → provider name (for pricing); other plugins: ``llm_<provider>`` (each
+# module's answer is added here when first seen).
 _MODULE_PROVIDERS = {
     "llm.default_plugins.openai_models": "openai",
     "llm_claude": "anthropic",
@@ -254,8 +255,13 @@ def _record(
 def provider_of(model: Any) -> str:
     """The provider behind an ``llm`` model, from the plugin module that defines it."""
     module = type(model).__module__ or ""
-    if module in _MODULE_PROVIDERS:
-        return _MODULE_PROVIDERS[module]
+    found = _MODULE_PROVIDERS.get(module)
+    if found is None:
+        found = _MODULE_PROVIDERS[module] = _provider_of_module(module)
+    return found
+
+
+def _provider_of_module(module: str) -> str:
     top = module.split(".")[0]
     if top in _MODULE_PROVIDERS:
         return _MODULE_PROVIDERS[top]
