@@ -1,6 +1,7 @@
-"""``spanwise`` as the console script runs it, plus two readings of the preload step
-(loading ``llm``, its plugins and the workflow's models, then ``gc.freeze()``): how long
-it took, and the moment it ended on the system's monotonic clock.
+"""``spanwise`` as the console script runs it (``spanwise.cli.main``), plus two readings
+of the preload step (loading ``llm``, its plugins and the workflow's models, then
+``gc.freeze()``): how long it took, and the moment it ended on the system's monotonic
+clock.
 
 Everything before that moment (interpreter start, imports, loading the workflow, the
 preload itself) is the same work whatever the flags: the flags change nothing until the
@@ -42,6 +43,6 @@ def _report() -> None:
 if __name__ == "__main__":
     run_module._preload = _timed_preload
     atexit.register(_report)
-    from spanwise.cli import cli
+    from spanwise.cli import main
 
-    sys.exit(cli.main(sys.argv[1:], prog_name="spanwise"))
+    main(sys.argv[1:])

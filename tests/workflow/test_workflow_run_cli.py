@@ -401,6 +401,23 @@ def test_every_mode_loads_llm_then_freezes_the_heap_before_the_run(
         gc.unfreeze()
 
 
+@pytest.mark.parametrize("flags", [(), ("--output-format", "json"), ("--trace",)])
+def test_every_mode_collects_the_runs_young_objects_less_often(
+    tmp_path: Path, home: Path, flags: tuple[str, ...]
+) -> None:
+    """During the run the young generation is collected every RUN_GC_THRESHOLD
+    allocations rather than Python's 700, the same whatever the flags."""
+    from spanwise.cli.run import RUN_GC_THRESHOLD
+
+    probe = {"id": "gc", "type": "python", "params": {"callable": "gc:get_threshold"}}
+    flow = write_workflow(tmp_path, {"name": "gc", "nodes": [probe]})
+    result = run_spanwise("run", str(flow), *flags, cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    printed = json.loads(result.stdout)  # the envelope, or the result itself as JSON text
+    thresholds = printed["result"]["result"] if "--output-format" in flags else printed
+    assert thresholds[0] == RUN_GC_THRESHOLD > 700
+
+
 def test_json_alone_runs_no_writer_thread_and_trace_runs_one(tmp_path: Path, home: Path) -> None:
     """Metrics alone are collected in the program's thread: the run sees only its own
     thread. With --trace the store's writer runs beside it."""

@@ -57,5 +57,13 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="spanwise")
+    """Console-script entry point. A command that asked to skip the interpreter's
+    teardown (``_exit.skip_teardown``) ends the process here (see ``_exit``)."""
+    from spanwise.cli import _exit
+
+    try:
+        cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="spanwise")
+    except SystemExit as exc:
+        if _exit.requested():
+            _exit.leave(exc.code)
+        raise
