@@ -417,8 +417,11 @@ SQLite store.
 
 Reading: the whole command is what a user waits for, and most of it is the interpreter, `llm`
 and its plugins (the openai SDK among them) loading and `llm` building its model list, in every
-mode. `spanwise run` does both before the run and then freezes the heap (`gc.freeze()`),
-the same way whatever the flags.
+mode. `spanwise run` does both before the run, then freezes the heap (`gc.freeze()`) and has
+the run's own objects collected every 10,000 allocations rather than 700; when it is done it
+ends the process without the interpreter's object-by-object teardown of that heap (threads
+joined, `atexit` handlers run, output flushed: about 9 ms less). All of this is the same
+whatever the flags.
 With `--output-format json` alone spanwise runs in metrics mode: the run's records go straight to
 the command's collector in the program's thread (which keeps the totals; spanwise's own summary
 aggregator is not fed), with no queue, no writer thread and no files.
