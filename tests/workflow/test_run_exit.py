@@ -81,3 +81,24 @@ def test_the_exit_status_follows_what_the_command_raised() -> None:
     assert exit_status(None) == 0
     assert exit_status(2) == 2
     assert exit_status(256 + 4) == 4  # what the operating system keeps of it
+
+
+def test_only_the_command_that_asked_skips_the_teardown() -> None:
+    """A request left by an earlier command run in the same process (as tests do) does
+    not end the process when the console script's entry point runs another one."""
+    import subprocess
+    import sys
+
+    code = (
+        "from spanwise.cli import _exit, main\n"
+        "_exit.skip_teardown()\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    print('returned', exc.code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "returned 0"

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     teardown (``_exit.skip_teardown``) ends the process here (see ``_exit``)."""
     from spanwise.cli import _exit
 
+    _exit.reset()
     try:
         cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="spanwise")
     except SystemExit as exc:

@@ -33,6 +33,12 @@ def requested() -> bool:
     return _requested
 
 
+def reset() -> None:
+    """Forget an earlier command's request (one run in-process, then the console script)."""
+    global _requested
+    _requested = False
+
+
 def exit_status(code: Any) -> int:
     """``SystemExit.code`` as the interpreter turns it into a status: None is 0, an int
     is itself, anything else is printed on stderr and gives 1."""
